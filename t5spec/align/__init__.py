@@ -1,0 +1,1 @@
+"""t5spec.align."""

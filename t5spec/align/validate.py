@@ -1,0 +1,84 @@
+"""Checks a TeacherSample before alignment: bad input is an InputError, never a wrong alignment.
+
+Every error names the source file, the sample (``where``) and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from t5spec.errors import InputError
+from t5spec.teacher.record import TeacherSample
+
+MAX_TOP_K = 20
+
+
+def _first_difference(a: str, b: str) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def _check_logprob(lp: object, source, where: str, field: str, pos: str) -> None:
+    if isinstance(lp, bool) or not isinstance(lp, (int, float)):
+        raise InputError(source, f"{pos}: logprob {lp!r} is not a number", where=where, field=field)
+    if not math.isfinite(lp):
+        raise InputError(source, f"{pos}: logprob {lp!r} is not finite", where=where, field=field)
+    if lp > 0:
+        raise InputError(source, f"{pos}: logprob {lp!r} > 0", where=where, field=field)
+
+
+def validate_sample(
+    sample: TeacherSample, source: str | os.PathLike | None, where: str | None = None
+) -> None:
+    """Raises InputError when the sample cannot be aligned faithfully.
+
+    Checks: non-empty text; tokens are strings joining to exactly the text (or absent, with no
+    top-k either: then the aligner re-tokenizes the text); one top-k list per token, each with
+    at most 20 ``[string, logprob]`` entries; ``token_logprobs`` empty or one per token
+    (``None`` allowed); every logprob finite and ≤ 0.
+    """
+    where = where or f"sample {sample.key}"
+    if not sample.text:
+        raise InputError(source, "empty text", where=where, field="text")
+    n = len(sample.tokens)
+    if n == 0 and sample.top_logprobs:
+        raise InputError(source, "top_logprobs given but no tokens", where=where, field="tokens")
+    if len(sample.top_logprobs) != n:
+        raise InputError(
+            source, f"{len(sample.top_logprobs)} top-k lists for {n} tokens",
+            where=where, field="top_logprobs",
+        )
+    if len(sample.token_logprobs) not in (0, n):
+        raise InputError(
+            source, f"{len(sample.token_logprobs)} token_logprobs for {n} tokens",
+            where=where, field="token_logprobs",
+        )
+    for i, tok in enumerate(sample.tokens):
+        if not isinstance(tok, str) or not tok:
+            raise InputError(source, f"token {i} is {tok!r}", where=where, field="tokens")
+    joined = "".join(sample.tokens)
+    if n and joined != sample.text:
+        at = _first_difference(joined, sample.text)
+        raise InputError(
+            source, f"tokens do not join to the text (first difference at character {at})",
+            where=where, field="tokens",
+        )
+    for i, lp in enumerate(sample.token_logprobs):
+        if lp is not None:
+            _check_logprob(lp, source, where, "token_logprobs", f"token {i}")
+    for i, alts in enumerate(sample.top_logprobs):
+        if len(alts) > MAX_TOP_K:
+            raise InputError(
+                source, f"token {i}: {len(alts)} alternatives (> {MAX_TOP_K})",
+                where=where, field="top_logprobs",
+            )
+        for entry in alts:
+            if len(entry) != 2 or not isinstance(entry[0], str):
+                raise InputError(
+                    source, f"token {i}: entry {entry!r} is not [string, logprob]",
+                    where=where, field="top_logprobs",
+                )
+            _check_logprob(entry[1], source, where, "top_logprobs", f"token {i}")
