@@ -1,0 +1,153 @@
+"""Batching in ``t5spec serve``: completion tokens/s with 32 concurrent clients vs 1 client.
+
+A random-weight T5 1.1 model with a 1024-row vocabulary (the lab's student SentencePiece),
+float32, on the CPU — ``--model lab`` (default): d_model 128, 4 heads of 32, mlp 512, 2+2
+layers, ~1.4M parameters; ``--model tiny``: gin/models/flant5_tiny.gin's shape — is written as
+a T5X checkpoint and served through the real path (``load_engine`` → ``create_app`` → uvicorn
+on 127.0.0.1). Clients are the openai SDK (``AsyncOpenAI``, in a child process) sending lab
+GSM8K questions as the teacher client does: ``max_tokens`` 32, temperature 1, ``logprobs`` 5.
+Every decode shape is compiled before timing. Tokens are the server's ``usage.completion_tokens``.
+
+On a CPU, decoding the lab-size model is compute-bound already at batch 1 (its weights sit
+in cache), so a batch of 32 costs nearly 32 single decodes and the ratio stays near 1–3;
+batching pays where one step's fixed cost dominates (``--model tiny``, or any accelerator).
+
+  python bench/bench_serve.py        # last line: serve_batching ratio: <x> (goal 8)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+MAX_TOKENS, INPUT_BUCKET, BATCH = 32, 64, 32
+MODEL = "lab-student"
+
+
+SHAPES = {  # emb_dim, num_heads, head_dim, mlp_dim (2+2 layers, 1024 vocabulary rows)
+    "lab": (128, 4, 32, 512),  # a lab-size student, ~1.4M parameters
+    "tiny": (8, 4, 3, 16),  # gin/models/flant5_tiny.gin's shape (T5X's tiny test model)
+}
+
+
+def write_model(out: Path, shape: str) -> tuple[Path, Path]:
+    """(T5X checkpoint, student vocab) of a random model of ``SHAPES[shape]``."""
+    import jax
+    import jax.numpy as jnp
+    from t5x.examples.t5 import network
+
+    from t5spec.lab import tokenizers, world
+    from t5spec.models import presets, t5x_checkpoint
+
+    vocab = tokenizers.write_tokenizers(world.world_text(world.generate_world(0)), out)["student"]
+    emb, heads, head_dim, mlp = SHAPES[shape]
+    config = network.T5Config(
+        vocab_size=1024, dtype="float32", emb_dim=emb, num_heads=heads, num_encoder_layers=2,
+        num_decoder_layers=2, head_dim=head_dim, mlp_dim=mlp,
+        mlp_activations=("gelu", "linear"), dropout_rate=0.0, logits_via_embedding=False)
+    tokens = jnp.ones((1, 1), jnp.int32)
+    variables = network.Transformer(config).init(
+        jax.random.PRNGKey(0), tokens, tokens, tokens, enable_dropout=False)
+    params = presets.unbox(variables["params"])
+    print(f"model {shape!r}: {presets.param_count(config):,} parameters", flush=True)
+    return t5x_checkpoint.write_t5x_checkpoint(params, config, out / "ckpt"), vocab
+
+
+def prompts(engine, n: int) -> list[str]:
+    """Lab GSM8K test questions that all pad to the same encoder length bucket."""
+    from t5spec.lab import world
+
+    questions = [p.example.question for p in world.generate_world(0).problems["gsm8k/test"]]
+    fit = [q for q in questions if INPUT_BUCKET // 2 < len(engine.encode(q)) <= INPUT_BUCKET]
+    return (fit * (n // len(fit) + 1))[:n]
+
+
+def warm_up(engine) -> float:
+    """Compiles every batch bucket the server can form (1, 2, 4, …, 32 rows)."""
+    from t5spec import serve
+
+    t0 = time.perf_counter()
+    row = serve.Row([5] * INPUT_BUCKET, 0, MAX_TOKENS, 1.0, 1.0, 5, ())
+    size = 1
+    while size <= BATCH:
+        engine.run([row] * size, seed=0)
+        size *= 2
+    return time.perf_counter() - t0
+
+
+async def load(base_url: str, questions: list[str], clients: int) -> tuple[int, float]:
+    """(completion tokens, seconds) for ``clients`` workers sharing the question list."""
+    import openai
+
+    api = openai.AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=600)
+    queue = list(questions)
+    total = 0
+
+    async def worker() -> None:
+        nonlocal total
+        while queue:
+            prompt = queue.pop()
+            r = await api.completions.create(model=MODEL, prompt=prompt, max_tokens=MAX_TOKENS,
+                                             temperature=1.0, logprobs=5)
+            total += r.usage.completion_tokens
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    seconds = time.perf_counter() - t0
+    await api.close()
+    return total, seconds
+
+
+def load_in_subprocess(base_url: str, questions: list[str], clients: int) -> tuple[int, float]:
+    """:func:`load` run in a child process, so client-side JSON work does not share the
+    server's interpreter (real clients are other processes)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_load_sync, base_url, questions, clients).result()
+
+
+def _load_sync(base_url: str, questions: list[str], clients: int) -> tuple[int, float]:
+    return asyncio.run(load(base_url, questions, clients))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single_requests", type=int, default=16)
+    parser.add_argument("--batched_requests", type=int, default=256)
+    parser.add_argument("--model", choices=sorted(SHAPES), default="lab")
+    args = parser.parse_args()
+
+    from t5spec import serve
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint, vocab = write_model(Path(tmp), args.model)
+        engine = serve.load_engine(checkpoint, vocab)
+    print(f"compile (6 batch shapes): {warm_up(engine):.1f} s", flush=True)
+    config = serve.ServeConfig(model_name=MODEL, max_tokens=MAX_TOKENS, max_batch=BATCH,
+                               batch_wait_ms=5)
+    app = serve.create_app(engine, config)
+    rates = {}
+    with serve.ServerThread(app) as server:
+        for clients, n in ((1, args.single_requests), (BATCH, args.batched_requests)):
+            before = dict(app.state.batcher.stats)
+            tokens, seconds = load_in_subprocess(server.base_url, prompts(engine, n), clients)
+            stats = app.state.batcher.stats
+            batches = stats["batches"] - before["batches"]
+            rows = stats["rows"] - before["rows"]
+            rates[clients] = tokens / seconds
+            print(f"{clients:>2} client(s): {n} requests, {tokens} tokens in {seconds:.1f} s = "
+                  f"{rates[clients]:.0f} tokens/s; {batches} batches, "
+                  f"{rows / batches:.1f} rows/batch", flush=True)
+    print(f"serve_batching ratio: {rates[BATCH] / rates[1]:.1f} (goal 8)")
+
+
+if __name__ == "__main__":
+    main()
