@@ -1,0 +1,99 @@
+"""A ``seqio.Evaluator`` that runs each task on its own schedule inside T5X's ``infer_eval``.
+
+T5X calls ``inference_evaluator_cls(...).evaluate(step=...)`` every ``eval_period`` steps and
+at the last step. Cheap benchmarks (math dev subsets) should run every time; expensive ones
+(BBH CoT, long decodes) only every k-th step or only at the end. Bind, in gin::
+
+    train_script.train.inference_evaluator_cls = @evaluator.ScheduledEvaluator
+    evaluator.ScheduledEvaluator:
+      final_step = %TRAIN_STEPS
+      task_periods = {'t5spec_eval_bbh_*': 0, 't5spec_eval_*_ic_*': 2000}
+
+A task whose name matches a ``task_periods`` pattern (``fnmatch``, first match wins) runs
+when ``step % period == 0``; period 0 means "only at ``final_step``". Unmatched tasks run at
+every call; with ``final_step`` None (standalone ``t5x.eval``) every task always runs. The
+first evaluation of a process runs every task too (``full_first_eval``): with
+``train_script.train.run_eval_before_training = True`` that is the "before specialization"
+point of the report's Table 2, BBH included.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+
+import seqio
+from absl import logging
+
+
+def task_due(
+    name: str, step: int | None, periods: Mapping[str, int], final_step: int | None
+) -> bool:
+    """Whether task ``name`` is evaluated at ``step`` (see module docstring)."""
+    if final_step is None or step is None or step >= final_step:
+        return True
+    for pattern, period in periods.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return period > 0 and step % period == 0
+    return True
+
+
+class ScheduledEvaluator(seqio.Evaluator):
+    """``seqio.Evaluator`` whose tasks run on per-task periods (see module docstring).
+
+    Extra args (all other args are ``seqio.Evaluator``'s, passed through):
+      task_periods: fnmatch pattern of task names -> period in steps (0: final step only).
+      final_step: the run's last step (``%TRAIN_STEPS``); None disables scheduling.
+      full_first_eval: evaluate every task at the first ``evaluate`` call.
+    """
+
+    def __init__(
+        self,
+        mixture_or_task_name: str,
+        feature_converter: seqio.FeatureConverter,
+        *,
+        task_periods: Mapping[str, int] | None = None,
+        final_step: int | None = None,
+        full_first_eval: bool = True,
+        logger_cls: Sequence[type[seqio.Logger]] = (),
+        num_examples: int | None = None,
+        use_memory_cache: bool = True,
+        **kwargs,
+    ):
+        self._task_periods = dict(task_periods or {})
+        for pattern, period in self._task_periods.items():
+            if int(period) < 0:
+                raise ValueError(f"task_periods[{pattern!r}] = {period} must be >= 0")
+        self._final_step = final_step
+        self._full_next = full_first_eval
+        super().__init__(
+            mixture_or_task_name,
+            feature_converter,
+            logger_cls=logger_cls,
+            num_examples=num_examples,
+            use_memory_cache=use_memory_cache,
+            **kwargs,
+        )
+        self._all_tasks = tuple(self._eval_tasks)
+
+    def due_tasks(self, step: int | None) -> list[seqio.Task]:
+        """The tasks evaluated at ``step``."""
+        return [
+            t
+            for t in self._all_tasks
+            if task_due(t.name, step, self._task_periods, self._final_step)
+        ]
+
+    def evaluate(self, *, compute_metrics: bool, step: int | None = None, **kwargs):
+        """``seqio.Evaluator.evaluate`` restricted to the tasks due at ``step``."""
+        # seqio computes metrics in a thread that iterates ``self.eval_tasks``: let the
+        # previous computation finish before the task list changes under it.
+        if self._metrics_future is not None:
+            self._metrics_future.result()
+        due = list(self._all_tasks) if self._full_next else self.due_tasks(step)
+        self._full_next = False
+        skipped = sorted(t.name for t in self._all_tasks if t not in due)
+        if skipped:
+            logging.info("Step %s: not due, skipping %s", step, ", ".join(skipped))
+        self._eval_tasks = due
+        return super().evaluate(compute_metrics=compute_metrics, step=step, **kwargs)

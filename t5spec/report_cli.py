@@ -1,0 +1,33 @@
+"""``t5spec report``: render the paper's tables and figures from run directories.
+
+Example::
+
+    t5spec report --runs runs/flant5_small_before runs/small_kl runs/small_ce --output report/
+
+Writes ``report/report.md`` (Tables 1–3) and ``fig2_curves.png``, ``fig3_matching.png``,
+``fig4_formats.png`` (see :mod:`t5spec.report`). A run without any evaluation results is an
+error; a benchmark a run never evaluated prints ``not run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="run directories (T5X MODEL_DIRs or baseline eval dirs)",
+    )
+    parser.add_argument("--output", required=True, help="where report.md and PNGs go")
+
+
+def run(args: argparse.Namespace) -> int:
+    from t5spec.report import build_report
+
+    path = build_report(args.runs, args.output)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,83 @@
+"""ScheduledEvaluator + the t5spec loggers on real tasks, with an oracle predict_fn.
+
+The predict function returns each example's gold target tokens (what a perfect model would
+decode), so every task must log accuracy 1.0 and every predictions line ``correct: true``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+seqio = pytest.importorskip("seqio")
+gin = pytest.importorskip("gin")
+
+from t5spec.evaluate import evaluator, loggers, results  # noqa: E402
+
+MIXTURE = "t5spec_eval_all"
+pytestmark = pytest.mark.slow  # ~20 s on 2 quiet cores, more when shared
+
+
+def oracle_predict_fn(ds, **_):
+    """[(index, gold target tokens, EOS and padding as a decoder emits them)]."""
+    return [
+        (int(index), features["decoder_target_tokens"].tolist())
+        for index, features in ds.as_numpy_iterator()
+    ]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def small_budget(vocab_bound) -> None:
+    with gin.unlock_config():
+        gin.bind_parameter("EvalBudget.max_examples", 3)
+
+
+def test_task_due_schedule() -> None:
+    periods = {"t5spec_eval_bbh_*": 0, "t5spec_eval_*_ic_*": 4}
+    due = evaluator.task_due
+    assert due("t5spec_eval_gsm8k_zs_cot", 2, periods, final_step=10)
+    assert not due("t5spec_eval_bbh_cot", 8, periods, final_step=10)
+    assert due("t5spec_eval_bbh_cot", 10, periods, final_step=10)
+    assert due("t5spec_eval_gsm8k_ic_cot", 8, periods, 10)
+    assert not due("t5spec_eval_gsm8k_ic_cot", 6, periods, 10)
+    assert due("t5spec_eval_bbh_ao", 3, periods, final_step=None)  # standalone eval: all
+
+
+def test_oracle_through_evaluator_and_loggers(tmp_path: Path, small_budget) -> None:
+    ev = evaluator.ScheduledEvaluator(
+        MIXTURE,
+        seqio.EncDecFeatureConverter(pack=False),
+        eval_split="validation",
+        task_periods={"t5spec_eval_bbh_*": 0},
+        final_step=10,
+        logger_cls=[loggers.ResultsLogger, loggers.PredictionsLogger],
+        log_dir=str(tmp_path),
+    )
+    for step in (0, 5, 10):
+        metrics, _ = ev.evaluate(compute_metrics=True, step=step, predict_fn=oracle_predict_fn)
+        assert all(m["accuracy"] == 1.0 for m in metrics.result().values())
+    ev.close()
+
+    records = results.read_results(tmp_path / "results.jsonl")
+    by_step: dict[int, set[str]] = {}
+    for r in records:
+        by_step.setdefault(r.step, set()).add(r.column)
+        assert r.accuracy == 1.0 and r.split == "dev" and r.num_examples == 3
+    math = {"gsm8k/zs_cot", "multiarith/zs_cot", "asdiv/zs_cot", "svamp/zs_cot", "gsm8k/ic_cot"}
+    assert by_step[0] == by_step[10] == math | {"bbh/ao", "bbh/cot"}  # first eval: all
+    assert by_step[5] == math  # BBH only at the end
+
+    lines = _jsonl(tmp_path / "predictions" / "t5spec_eval_bbh_cot-dev-000010.jsonl")
+    assert len(lines) == 3 and all(ln["correct"] for ln in lines)
+    assert {"id", "input", "output", "extracted", "gold", "correct", "bbh_task"} <= set(lines[0])
+    math_lines = [
+        json.loads(x)
+        for x in (tmp_path / "predictions" / "t5spec_eval_svamp_zs_cot-dev-000005.jsonl").open()
+    ]
+    assert [ln["extracted"] for ln in math_lines] == [ln["gold"] for ln in math_lines]

@@ -1,0 +1,65 @@
+"""The report renders every table and figure from results files; missing inputs read "not run"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eval_fixtures import assert_nontrivial_png, dev_rows, write_results
+
+from t5spec import report
+from t5spec.evaluate import runinfo
+
+pytest.importorskip("matplotlib")
+
+
+def _specialized(root: Path, name: str, *, loss_weight: float, mixture: str) -> Path:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.gin").write_text(
+        "MODEL = @spec_models.SpecializationModel()\n"
+        f"MIXTURE_OR_TASK_NAME = '{mixture}'\nTRAIN_STEPS = 300\n"
+        f"spec_models.SpecializationModel.distill_weight = {loss_weight}\n"
+        "network.T5Config.emb_dim = 512\nnetwork.T5Config.num_encoder_layers = 8\n"
+    )
+    rows = (
+        dev_rows(100, 0.10, (0.3, 0.3, 0.3), (0.40, 0.30))
+        + dev_rows(200, 0.20, (0.4, 0.4, 0.4), (0.35, 0.25))
+        + [(200, "gsm8k/ic_cot", "dev", 0.15)]
+    )
+    write_results(run / "inference_eval" / "results.jsonl", rows)
+    test = [
+        (200, c, "test", v)
+        for c, v in zip(report.TABLE_COLS, (0.21, 0.5, 0.45, 0.4, 0.33, 0.22), strict=True)
+    ]
+    write_results(run / "eval" / "test_checkpoint_200" / "inference_eval" / "results.jsonl", test)
+    return run
+
+
+def test_report_tables_figures_and_not_run(tmp_path: Path) -> None:
+    kl = _specialized(tmp_path, "small_kl", loss_weight=1.0, mixture="t5spec_gsm8k_spec")
+    ce = _specialized(
+        tmp_path, "small_ce_zs", loss_weight=0.0, mixture="t5spec_gsm8k_spec_zero_shot"
+    )
+    base = tmp_path / "flant5_small_before"
+    write_results(
+        base / "eval" / "validation_checkpoint_1" / "inference_eval" / "results.jsonl",
+        dev_rows(1198000, 0.05, (0.2, 0.2, 0.2), (0.45, 0.35)),
+    )
+    runinfo.write_run_info(base, stage="baseline", model="small")
+
+    md = report.build_report([base, kl, ce], tmp_path / "out").read_text()
+    table1 = md.split("## Table 1")[1].split("## Table 2")[0]
+    assert (
+        "| small_kl | small | kl | all | 200 | 21.0 | 50.0 | 45.0 | 40.0 | 33.0 | 22.0 |" in table1
+    )
+    assert "| small_ce_zs | small | ce | zero_shot | 200 |" in table1
+    # the baseline has no test results: explicit "not run", never 0
+    assert "| flant5_small_before | small | — | — | 1198000 | not run | not run |" in table1
+    table2 = md.split("## Table 2")[1].split("## Table 3")[0]
+    assert "5.0 → 20.0" in table2 and "45.0 → 35.0" in table2
+    table3 = md.split("## Table 3")[1].split("## Figure 2")[0]
+    assert "| small_kl | gsm8k_dev | 200 | 20.0 | 21.0 | 45.0 | 27.5 |" in table3
+    assert "| small_kl | bbh_dev | 100 | 35.0 | not run | not run | not run |" in table3
+    for name in report.FIGURES:
+        assert_nontrivial_png(tmp_path / "out" / name)

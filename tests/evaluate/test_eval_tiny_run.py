@@ -1,0 +1,109 @@
+"""A tiny real model trained a few steps with ``python -m t5x.train``, evaluated end to end.
+
+The run uses the project's own gins (gin/flant5_small_spec.gin + gin/cpu_tiny.gin, i.e.
+gin/infer_eval.gin) on GSM8K gold rationales, with infer_eval on math and BBH dev subsets
+before training and at each checkpoint (BBH only before training and at the end). Then
+``t5spec select`` evaluates the chosen checkpoint on the test splits through ``t5x.eval``
+(gin/eval_spec.gin) and ``t5spec report`` renders every table and figure from the run.
+Accuracies of a random 518k-parameter model are 0.0 — the point is real numbers flowing
+through every stage, not accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eval_fixtures import assert_nontrivial_png
+
+from t5spec.cli import main
+from t5spec.evaluate import results, select
+
+pytestmark = pytest.mark.slow
+EVAL_TASKS = {"gsm8k/zs_cot", "gsm8k/ic_cot", "multiarith/zs_cot", "asdiv/zs_cot",
+              "svamp/zs_cot", "bbh/ao", "bbh/cot"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, data_dir: Path) -> Path:
+    run = tmp_path_factory.mktemp("tiny") / "tiny_gold"
+    argv = [
+        sys.executable, "-m", "t5x.train",
+        "--gin_file=gin/flant5_small_spec.gin", "--gin_file=gin/cpu_tiny.gin",
+        f"--gin.MODEL_DIR='{run}'",
+        f"--gin.T5SPEC_VOCAB='{data_dir / 't5_vocab' / 'spiece.model'}'",
+        "--gin.MIXTURE_OR_TASK_NAME='t5spec_gsm8k_gold_spec'",
+        "--gin.EVAL_MIXTURE='t5spec_eval_all'",
+        "--gin.EVAL_TASK_PERIODS={'t5spec_eval_bbh_*': 0}",
+        "--gin.train.run_eval_before_training=True",
+        "--gin.EVAL_MAX_EXAMPLES=3", "--gin.MAX_DECODE_LENGTH=8",
+    ]  # fmt: skip
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(argv, cwd=repo_root, env=env, capture_output=True, text=True,
+                          timeout=1200, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return run
+
+
+def _tb_scalars(event_dir: Path, tag: str) -> dict[int, float]:
+    import tensorflow as tf
+
+    out = {}
+    for path in event_dir.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                if v.tag == tag:
+                    out[event.step] = float(tf.make_ndarray(v.tensor))
+    return out
+
+
+def test_infer_eval_writes_tensorboard_and_results(tiny_run: Path) -> None:
+    assert sorted(p.name for p in tiny_run.glob("checkpoint_*")) == [
+        "checkpoint_0", "checkpoint_3", "checkpoint_6"]  # fmt: skip
+    dev = results.accuracy_table(results.load_run(tiny_run), "dev")
+    assert set(dev) == {0, 3, 6}
+    assert set(dev[0]) == set(dev[6]) == EVAL_TASKS  # before training and at the end: all
+    assert set(dev[3]) == EVAL_TASKS - {"bbh/ao", "bbh/cot"}  # BBH not due at step 3
+    assert all(0.0 <= v <= 1.0 for row in dev.values() for v in row.values())
+    scalars = _tb_scalars(tiny_run / "inference_eval" / "t5spec_eval_gsm8k_zs_cot",
+                          "eval/accuracy")  # fmt: skip
+    assert set(scalars) == {0, 3, 6} and scalars[6] == dev[6]["gsm8k/zs_cot"]
+    assert _tb_scalars(tiny_run / "train", "loss")  # T5X's own training scalars
+    preds = tiny_run / "inference_eval" / "predictions" / "t5spec_eval_bbh_cot-dev-000006.jsonl"
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert len(lines) == 3 and all(isinstance(ln["correct"], bool) for ln in lines)
+
+
+def test_select_evaluates_the_argmax_on_test(tiny_run: Path, data_dir: Path, capsys) -> None:
+    dev = results.accuracy_table(results.load_run(tiny_run), "dev")
+    mas = {s: sum(row[c] for c in select.rule_columns("mas_dev")) / 3 for s, row in dev.items()}
+    best = min(s for s, v in mas.items() if v == max(mas.values()))
+    code = main(["select", f"--run={tiny_run}", "--by=mas_dev", "--max_examples=2",
+                 "--max_decode_length=8", "--batch_size=4",
+                 f"--vocab={data_dir / 't5_vocab' / 'spiece.model'}"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    chosen = json.loads((tiny_run / "selection.json").read_text())["rules"]["mas_dev"]
+    assert chosen["step"] == best
+    test = results.accuracy_table(results.load_run(tiny_run), "test")
+    assert set(test) == {best} and set(test[best]) == EVAL_TASKS
+
+
+def test_report_renders_every_table_and_figure(tiny_run: Path, tmp_path: Path) -> None:
+    assert main(["report", f"--runs={tiny_run}", f"--output={tmp_path}"]) == 0
+    md = (tmp_path / "report.md").read_text()
+    for heading in ("## Table 1", "## Table 2", "## Table 3", "## Figure 2", "## Figure 3",
+                    "## Figure 4"):  # fmt: skip
+        assert heading in md
+    table1 = md.split("## Table 1")[1].split("## Table 2")[0]
+    assert "| tiny_gold | tiny | ce | gold:all |" in table1
+    row = next(ln for ln in table1.splitlines() if ln.startswith("| tiny_gold"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(float(c) >= 0 for c in cells[5:]), row  # test numbers exist: no "not run"
+    table2 = md.split("## Table 2")[1].split("## Table 3")[0]
+    assert "not run" not in table2  # before = the step-0 evaluation (run_eval_before_training)
+    for name in ("fig2_curves.png", "fig3_matching.png", "fig4_formats.png"):
+        assert_nontrivial_png(tmp_path / name)
