@@ -18,7 +18,8 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher_samples", required=True,
-                        help="JSONL of TeacherSample records, or a glob of shards")
+                        help="a teacher store directory (t5spec teacher sample --output), "
+                        "a JSONL file of TeacherSample records, or a glob of shards")
     parser.add_argument("--output", required=True, help="output directory for the shards")
     parser.add_argument("--vocab", default=None,
                         help="T5 spiece.model (default: <data_dir>/t5_vocab/spiece.model)")

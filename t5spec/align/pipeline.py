@@ -28,6 +28,7 @@ from t5spec.align.aligner import Aligner, Job, Rejected
 from t5spec.align.store import AlignedSample, shard_name, write_shard
 from t5spec.errors import InputError
 from t5spec.teacher.record import TeacherSample
+from t5spec.teacher.store import read_records, shard_paths
 
 STATE_DIR = "_state"
 
@@ -52,8 +53,13 @@ class AlignStats:
 
 
 def input_files(pattern: str) -> list[str]:
-    """Sorted files of a path or glob; InputError when nothing matches."""
-    files = sorted(globlib.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+    """Sorted JSONL files of a teacher store directory, a path or a glob; InputError if none."""
+    if os.path.isdir(pattern):
+        files = [str(p) for p in shard_paths(pattern)]
+    elif any(c in pattern for c in "*?["):
+        files = sorted(globlib.glob(pattern))
+    else:
+        files = [pattern]
     files = [f for f in files if os.path.isfile(f)]
     if not files:
         raise InputError(pattern, "no teacher sample file matches", field="teacher_samples")
@@ -61,22 +67,19 @@ def input_files(pattern: str) -> list[str]:
 
 
 def read_teacher_samples(pattern: str) -> Iterator[tuple[str, int, TeacherSample]]:
-    """(file, line number, sample) for every non-blank JSONL line of the matching files."""
+    """(file, line number, sample) for every record of the matching files.
+
+    Lines are read by the teacher store's own reader, so a torn last line of a store that is
+    still being written (a sampling run killed mid-write) is not taken for a record.
+    """
     for path in input_files(pattern):
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    d = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(path, f"not JSON ({e.msg})", where=f"line {n}") from e
-                try:
-                    sample = TeacherSample.from_json(d)
-                except (TypeError, ValueError, KeyError, AttributeError) as e:
-                    raise InputError(path, f"not a TeacherSample record ({e})",
-                                     where=f"line {n}", field="record") from e
-                yield path, n, sample
+        for n, d in read_records(path):
+            try:
+                sample = TeacherSample.from_json(d)
+            except (TypeError, ValueError, KeyError, AttributeError) as e:
+                raise InputError(path, f"not a TeacherSample record ({e})",
+                                 where=f"line {n}", field="record") from e
+            yield path, n, sample
 
 
 def _load_state(out: Path, prefix: str) -> tuple[set[str], int]:

@@ -245,7 +245,7 @@ def scan_store(directory: str | os.PathLike, *, repair: bool = False) -> ScanRes
     for path in shard_paths(directory):
         if repair and _cut_torn_tail(path):
             result.torn_tails += 1
-        for line_no, record in _records(path):
+        for line_no, record in read_records(path):
             key = record["key"]
             if key in where:
                 raise InputError(
@@ -259,11 +259,12 @@ def scan_store(directory: str | os.PathLike, *, repair: bool = False) -> ScanRes
 def read_samples(directory: str | os.PathLike) -> Iterator[TeacherSample]:
     """Yields every stored record. A torn last line (no newline) is not a record: skipped."""
     for path in shard_paths(directory):
-        for _, record in _records(path):
+        for _, record in read_records(path):
             yield TeacherSample.from_json(record)
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, JSON object) of one JSONL shard; a torn last line is no record."""
     with open(path, "rb") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.endswith(b"\n"):

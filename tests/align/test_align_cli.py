@@ -67,7 +67,7 @@ def test_bad_input_exits_2_and_keeps_earlier_work(tmp_path, teacher_jsonl, capsy
     assert "line 6 (sample gsm8k/train/0#5)" in err and "'top_logprobs'" in err
     assert len(list(store.read_aligned(str(out)))) == 5  # the samples before it are kept
     assert _align(f"--teacher_samples={src}", f"--output={out}", "--skip_invalid") == 2
-    assert "line 9: not JSON" in capsys.readouterr().err
+    assert "line 9: not a JSON record" in capsys.readouterr().err
     del lines[8]
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert _align(f"--teacher_samples={src}", f"--output={out}", "--skip_invalid") == 0
