@@ -10,25 +10,12 @@ returns are always preferred.
 
 from __future__ import annotations
 
-import functools
-import os
-
-from t5spec.errors import InputError
+from t5spec.bpe import join_utf8, load_tiktoken
 
 
-@functools.lru_cache(maxsize=4)
 def get_encoding(name: str):
     """A tiktoken encoding loaded from the offline cache."""
-    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
-        from t5spec.paths import tiktoken_cache_dir
-
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache_dir().resolve())
-    import tiktoken
-
-    try:
-        return tiktoken.get_encoding(name)
-    except ValueError as e:
-        raise InputError(None, f"unknown tiktoken encoding {name!r}", field="encoding") from e
+    return load_tiktoken(name)
 
 
 def retokenize(text: str, encoding: str = "p50k_base") -> tuple[str, ...]:
@@ -38,15 +25,5 @@ def retokenize(text: str, encoding: str = "p50k_base") -> tuple[str, ...]:
     following ones until the bytes decode, so every string is valid text.
     """
     enc = get_encoding(encoding)
-    out: list[str] = []
-    pending = b""
-    for tok in enc.encode(text, disallowed_special=()):
-        pending += enc.decode_single_token_bytes(tok)
-        try:
-            out.append(pending.decode("utf-8"))
-        except UnicodeDecodeError:
-            continue
-        pending = b""
-    if pending:
-        out.append(pending.decode("utf-8", errors="replace"))
-    return tuple(out)
+    ids = enc.encode(text, disallowed_special=())
+    return tuple(join_utf8(enc.decode_single_token_bytes(t) for t in ids))

@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from t5spec.bpe import join_utf8
+
 STUDENT_VOCAB_SIZE = 1000
 TEACHER_VOCAB_SIZE = 1500
 STUDENT_PATH = "t5_vocab/spiece.model"
@@ -92,18 +94,7 @@ def gpt_style(pieces: Iterable[str]) -> list[str]:
     Byte-fallback pieces that split one multi-byte character are merged with the following
     ones until the bytes decode, so every string is valid text (as OpenAI APIs return them).
     """
-    out: list[str] = []
-    pending = b""
-    for piece in pieces:
-        pending += piece_bytes(piece)
-        try:
-            out.append(pending.decode("utf-8"))
-        except UnicodeDecodeError:
-            continue
-        pending = b""
-    if pending:
-        out.append(pending.decode("utf-8", errors="replace"))
-    return out
+    return join_utf8(piece_bytes(p) for p in pieces)
 
 
 def teacher_tokens(processor, text: str) -> list[str]:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Sequence
 
-from t5spec.errors import InputError
+from t5spec.bpe import load_tiktoken
 
 FALLBACK_ENCODING = "cl100k_base"
 
@@ -48,18 +47,6 @@ def load_encoding(model: str, encoding: str | None = None, data_dir: str | None 
     """
     import tiktoken
 
-    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
-        from t5spec import paths
-
-        try:
-            os.environ["TIKTOKEN_CACHE_DIR"] = str(paths.tiktoken_cache_dir(data_dir).resolve())
-        except InputError as e:
-            raise InputError(
-                None,
-                "tiktoken needs its encoding files offline for the token estimate: set "
-                "$TIKTOKEN_CACHE_DIR to a folder that holds them (e.g. shared/data/tiktoken/"
-                f"cache) or $T5SPEC_DATA_DIR / --data_dir ({e.reason})",
-            ) from None
     exact = encoding is not None
     name = encoding
     if name is None:
@@ -68,15 +55,7 @@ def load_encoding(model: str, encoding: str | None = None, data_dir: str | None 
             exact = True
         except KeyError:
             name = FALLBACK_ENCODING
-    try:
-        return tiktoken.get_encoding(name), exact
-    except Exception as e:  # tiktoken tries to download what the cache lacks
-        raise InputError(
-            os.environ.get("TIKTOKEN_CACHE_DIR"),
-            f"cannot load tiktoken encoding {name!r} offline ({type(e).__name__}): put its "
-            "file in $TIKTOKEN_CACHE_DIR (see shared/data/tiktoken/SOURCE.md)",
-            field="encoding",
-        ) from None
+    return load_tiktoken(name, data_dir), exact
 
 
 def count_prompt_tokens(enc, prompts: Sequence[str], split_at: str = "\nQuestion:") -> list[int]:
