@@ -60,7 +60,7 @@ setuptools.setup(
     version="0.1.0",
     description="Specializing small T5/FlanT5 models toward multi-step reasoning, on T5X.",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["t5spec", "t5spec.*"]) + ["t5spec.tasks"],
+    packages=[*setuptools.find_packages(include=["t5spec", "t5spec.*"]), "t5spec.tasks"],
     package_dir={"t5spec.tasks": "tasks"},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,

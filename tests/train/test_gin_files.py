@@ -13,6 +13,7 @@ from t5x import train as t5x_train
 
 import __main__
 import gin
+from t5spec.launch.ginconfig import train_stand_in
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = ("small", "base", "large", "xl", "xxl")
@@ -29,7 +30,8 @@ def _probe(model=gin.REQUIRED, partitioner=gin.REQUIRED, train_cfg=gin.REQUIRED,
 
 def _parse(files, bindings=()):
     gin.clear_config()
-    __main__.train = t5x_train.train  # gin files say `import __main__ as train_script`
+    # gin files say `import __main__ as train_script`; one stand-in object per process.
+    __main__.train = train_stand_in()
     cwd = os.getcwd()
     os.chdir(REPO)
     try:

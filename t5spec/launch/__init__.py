@@ -1,0 +1,8 @@
+"""Launching t5spec training at scale: Cloud TPU pods, SLURM / multi-node GPU, sweeps, plans.
+
+Modules: ``topology`` (known slices), ``ginconfig`` (resolve a T5X gin config without
+training), ``costs`` / ``planning`` (memory and FLOPs, ``t5spec plan``), ``commands`` /
+``common`` (commands as data, ``--dry_run``, pre-flight), ``tpu``, ``slurm``, ``multinode``,
+``node`` (one host's process), ``sweep``. Shell entry points live in ``launch/``.
+Importing this package is cheap (no JAX/TF).
+"""
