@@ -41,7 +41,8 @@ _NUMBER = re.compile(
     """,
     re.VERBOSE,
 )
-_ANSWER_IS = re.compile(r"the answer is", re.IGNORECASE)
+ANSWER_IS = re.compile(r"the answer is", re.IGNORECASE)
+"""The answer marker, case-insensitive (shared by math, BBH and the formats)."""
 _PAPER_NUMBER = re.compile(r"\d*\.?\d+")
 
 
@@ -84,7 +85,7 @@ def extract_answer(text: str, *, paper_compat: bool = False) -> Fraction | None:
     if paper_compat:
         found = _PAPER_NUMBER.findall(text)
         return Fraction(found[-1]) if found else None
-    marks = list(_ANSWER_IS.finditer(text))
+    marks = list(ANSWER_IS.finditer(text))
     if marks:
         match = _NUMBER.search(text, marks[-1].end())
         if match is not None:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from t5spec import paths
 from t5spec.data import files
-from t5spec.data.answers import parse_number
+from t5spec.data.answers import ANSWER_IS, parse_number
 from t5spec.data.splits import BBH_DEV_SIZE, split_indices
 from t5spec.errors import InputError
 
@@ -78,7 +78,6 @@ BBH_MODES = ("ao", "cot")
 BBH_SPLITS = ("dev", "test", "full_test", "all")
 COT_TRIGGER = "A: Let's think step by step."
 AO_TRIGGER = "A: the answer is "
-_ANSWER_IS = re.compile(r"the answer is", re.IGNORECASE)
 _OPTION_TARGET = re.compile(r"\(([A-Z])\)")
 _LEADING_OPTION = re.compile(r"\(?([A-Z])\)?(?=$|[\s.,:;)])")
 _BRACKETS = re.compile(r"[\s()\[\]{}<>]+")
@@ -163,7 +162,7 @@ def _exemplar(chunk: str, path: Path, k: int) -> BBHExemplar:
     question, sep, answer = chunk.partition("\n" + COT_TRIGGER)
     if not sep:
         raise InputError(path, f"no {COT_TRIGGER!r} line", where=where, field=field)
-    marks = list(_ANSWER_IS.finditer(answer))
+    marks = list(ANSWER_IS.finditer(answer))
     if not marks:
         raise InputError(path, "no 'So the answer is'", where=where, field=field)
     rationale = answer[: marks[-1].start()].strip()
@@ -226,7 +225,7 @@ def extract_bbh_answer(text: str, mode: str) -> str:
     """
     if mode not in BBH_MODES:
         raise ValueError(f"unknown BBH mode {mode!r}; choose from {BBH_MODES}")
-    marks = list(_ANSWER_IS.finditer(text))
+    marks = list(ANSWER_IS.finditer(text))
     answer = text[marks[-1].end() :] if marks else text
     answer = answer.strip().split("\n", 1)[0].strip()
     return answer[:-1].rstrip() if answer.endswith(".") else answer

@@ -41,11 +41,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 from collections.abc import Sequence
 
 from t5spec import paths
 from t5spec.data import files
+from t5spec.data.answers import ANSWER_IS
 from t5spec.data.records import MathExample
 from t5spec.errors import InputError
 
@@ -60,7 +60,6 @@ COT_FORMATS = ("in_context_cot", "zero_shot_cot")
 STEP_BY_STEP = "Let's think step by step"
 ANSWER_PREFIX = "The answer is "
 PAPER_EVAL_PROMPT = "paper_release/lib_prompt/prompt_simple_4_cases.txt"
-_ANSWER_IS = re.compile(r"the answer is", re.IGNORECASE)
 
 PathLike = str | os.PathLike
 
@@ -114,7 +113,7 @@ def build_targets(cot: str, answer: str, fmt: str) -> str:
     _check(fmt)
     if fmt not in COT_FORMATS:
         return f"{ANSWER_PREFIX}{answer}"
-    if _ANSWER_IS.search(cot):
+    if ANSWER_IS.search(cot):
         return cot
     return f"{cot.rstrip()}\n{ANSWER_PREFIX}{answer}"
 
