@@ -1,7 +1,8 @@
 """SeqIO task and mixture registrations for t5spec (installed as ``t5spec.tasks``).
 
 Gin run files say ``import t5spec.tasks``; importing this package registers every task and
-mixture, training (``specialization``) and evaluation (``evaluation``) alike.
+mixture, training (``specialization``), evaluation (``evaluation``) and the mini lab's own
+training tasks (``lab``) alike.
 """
 
-from t5spec.tasks import evaluation, specialization  # noqa: F401
+from t5spec.tasks import evaluation, lab, specialization, stepbystep  # noqa: F401

@@ -106,7 +106,7 @@ def _math_rows(task: EvalTask, split: str, data_dir: str, cap: int | None) -> li
 def _bbh_rows(task: EvalTask, split: str, data_dir: str, cap: int | None) -> list[dict]:
     from t5spec.data import bbh
 
-    per_task = [bbh.bbh_split(name, split, data_dir) for name in bbh.BBH_TASKS]
+    per_task = [bbh.bbh_split(name, split, data_dir) for name in bbh.available_tasks(data_dir)]
     interleaved = [
         ex for group in itertools.zip_longest(*per_task) for ex in group if ex is not None
     ]

@@ -177,6 +177,12 @@ def output_features() -> dict[str, seqio.Feature]:
 _TEXT_TO_IDS = [preprocessors.tokenize_strings, seqio.preprocessors.append_eos_after_trim]
 
 
+def text_preprocessors() -> list:
+    """Preprocessors after a source yielding ``key``, ``question_id``, ``inputs``,
+    ``targets`` (text) and ``format_id``: tokenize, append EOS, one-hot teacher arrays."""
+    return [*_TEXT_TO_IDS, _finalize]
+
+
 def _register() -> None:
     features = output_features()
     for fmt in FORMATS:

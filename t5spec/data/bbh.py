@@ -144,6 +144,19 @@ def load_bbh(
     return files.collect(items, skip_invalid=skip_invalid, path=path)
 
 
+def available_tasks(data_dir: PathLike | None = None) -> tuple[str, ...]:
+    """The BBH tasks whose ``bbh/bbh/<task>.json`` exists under the data root, in BBH order.
+
+    The real data holds all 27; a generated data folder (``t5spec lab``) holds a subset.
+    An InputError when none is there.
+    """
+    root = paths.data_dir(data_dir)
+    present = tuple(t for t in BBH_TASKS if (root / "bbh" / "bbh" / f"{t}.json").is_file())
+    if not present:
+        raise InputError(root / "bbh" / "bbh", "no BBH task files (<task>.json) found")
+    return present
+
+
 def bbh_split(task: str, split: str, data_dir: PathLike | None = None) -> list[BBHExample]:
     """The ``"dev"`` (50 per task), ``"test"`` (the rest) or ``"full_test"``/``"all"`` examples."""
     if split not in BBH_SPLITS:

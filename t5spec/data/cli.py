@@ -47,12 +47,12 @@ def summary_rows(
             example = _truncate(examples[0].question) if examples else ""
             rows.append((name, split, len(examples), len(examples.skipped), example))
     for split in ("dev", "test", "full_test"):
-        per = {task: bbh.bbh_split(task, split, root) for task in bbh.BBH_TASKS}
+        per = {task: bbh.bbh_split(task, split, root) for task in bbh.available_tasks(root)}
         if per_task:
             for task, examples in per.items():
                 rows.append((f"bbh/{task}", split, len(examples), 0, _truncate(examples[0].input)))
         else:
-            first = per[bbh.BBH_TASKS[0]][0].input
+            first = next(iter(per.values()))[0].input
             rows.append(("bbh", split, sum(map(len, per.values())), 0, _truncate(first)))
     return rows
 

@@ -120,7 +120,7 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
     if req.vocab:
         argv.append(f"--gin.T5SPEC_VOCAB={_q(req.vocab)}")
     if req.data_dir:
-        argv.append(f"--gin.task_config.TaskPaths.data_dir={_q(req.data_dir)}")
+        argv.append(f"--gin.TaskPaths.data_dir={_q(req.data_dir)}")
     argv += [f"--gin.{b}" for b in req.bindings]
     return argv
 

@@ -26,7 +26,7 @@ names are the slots they fill, not the real benchmarks:
   ({gsm8k_test}), gold CoT + `#### N`.
 - `multiarith/MultiArith.json` ({multiarith}), `asdiv/ASDiv.xml` ({asdiv}),
   `svamp/SVAMP.json` ({svamp}): out-of-distribution families in those files' formats.
-- `bbh/`: {n_tasks} generated BBH-format tasks ({bbh} examples each) + 3-shot CoT prompts.
+- `bbh/`: {n_tasks} generated BBH-format tasks ({bbh} examples each) + {shots}-shot CoT prompts.
 - `paper_release/`: `gsm8k_validation_index.json` (200 train indices) and
   `lib_prompt/prompt_complex.txt` (teacher) / `prompt_simple_4_cases.txt` (evaluation).
 - `t5_vocab/spiece.model`: student SentencePiece (unigram, pad 0, eos 1, unk 2).
@@ -37,7 +37,7 @@ PathLike = str | os.PathLike
 
 
 def build_data(
-    out_dir: PathLike, seed: int = 0, sizes=None, bbh_examples: int = 100
+    out_dir: PathLike, seed: int = 0, sizes=None, bbh_examples: int = 100, bbh_shots: int = 3
 ) -> list[Path]:
     """Writes the whole lab data folder (see module docstring); returns the paths written.
 
@@ -46,6 +46,7 @@ def build_data(
       seed: the world and task seed; same seed, same bytes.
       sizes: a :class:`t5spec.lab.world.WorldSizes` (default sizes if None).
       bbh_examples: examples per generated BBH task (> 50, the BBH dev size).
+      bbh_shots: exemplars in each task's ``cot-prompts`` file (BBH has 3).
     """
     import dataclasses
 
@@ -54,11 +55,12 @@ def build_data(
     out = Path(out_dir)
     the_world = world.generate_world(seed, sizes)
     written = world.write_world(the_world, out)
-    written += generic.write_bbh(out / "bbh", bbh_examples, seed)
-    texts = [*world.world_text(the_world), *generic.generic_text(bbh_examples, seed)]
+    written += generic.write_bbh(out / "bbh", bbh_examples, seed, bbh_shots)
+    texts = [*world.world_text(the_world), *generic.generic_text(bbh_examples, seed, bbh_shots)]
     written += tokenizers.write_tokenizers(texts, out).values()
     counts = {**dataclasses.asdict(sizes or world.WorldSizes())}
     readme = out / "README.md"
     readme.write_text(LAB_README.format(seed=seed, bbh=bbh_examples,
-                                        n_tasks=len(generic.LAB_BBH_TASKS), **counts))
+                                        n_tasks=len(generic.LAB_BBH_TASKS), shots=bbh_shots,
+                                        **counts))
     return [*written, readme]

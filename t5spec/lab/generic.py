@@ -290,23 +290,23 @@ LAB_BBH_TASKS = tuple(TASKS)
 
 
 def generate_task(
-    task: str, n: int = 100, seed: int = 0
+    task: str, n: int = 100, seed: int = 0, shots: int = SHOTS
 ) -> tuple[list[GenericExample], list[GenericExample]]:
-    """(``n`` examples, ``SHOTS`` prompt exemplars) of ``task``, all inputs distinct."""
+    """(``n`` examples, ``shots`` prompt exemplars) of ``task``, all inputs distinct."""
     if n <= BBH_DEV_SIZE:
         raise ValueError(f"n={n} leaves no test split after the {BBH_DEV_SIZE} dev examples")
     make = TASKS[task][1]
     rng = random.Random(f"t5spec-lab/{seed}/bbh/{task}")
     seen: set[str] = set()
     out: list[GenericExample] = []
-    for _ in range(200 * (n + SHOTS)):
+    for _ in range(200 * (n + shots)):
         example = make(rng)
         if example.input not in seen:
             seen.add(example.input)
             out.append(example)
-            if len(out) == n + SHOTS:
+            if len(out) == n + shots:
                 return out[:n], out[n:]
-    raise ValueError(f"{task}: cannot find {n + SHOTS} distinct examples")
+    raise ValueError(f"{task}: cannot find {n + shots} distinct examples")
 
 
 def prompt_text(task: str, shots: list[GenericExample]) -> str:
@@ -316,31 +316,31 @@ def prompt_text(task: str, shots: list[GenericExample]) -> str:
     return "\n\n".join(parts)
 
 
-def bbh_files(n: int = 100, seed: int = 0) -> dict[str, str]:
+def bbh_files(n: int = 100, seed: int = 0, shots: int = SHOTS) -> dict[str, str]:
     """Relative path (under a ``bbh/`` folder) -> file text, for every lab task."""
     out = {}
     for task in LAB_BBH_TASKS:
-        examples, shots = generate_task(task, n, seed)
+        examples, exemplars = generate_task(task, n, seed, shots)
         data = {"canary": CANARY,
                 "examples": [{"input": e.input, "target": e.target} for e in examples]}
         out[f"bbh/{task}.json"] = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-        out[f"cot-prompts/{task}.txt"] = prompt_text(task, shots)
+        out[f"cot-prompts/{task}.txt"] = prompt_text(task, exemplars)
     return out
 
 
-def generic_text(n: int = 100, seed: int = 0) -> Iterator[str]:
+def generic_text(n: int = 100, seed: int = 0, shots: int = SHOTS) -> Iterator[str]:
     """Every input and gold CoT of the lab tasks (tokenizer training text)."""
     for task in LAB_BBH_TASKS:
-        examples, shots = generate_task(task, n, seed)
-        for e in (*examples, *shots):
+        examples, exemplars = generate_task(task, n, seed, shots)
+        for e in (*examples, *exemplars):
             yield e.input
             yield e.cot
 
 
-def write_bbh(out_dir: PathLike, n: int = 100, seed: int = 0) -> list[Path]:
+def write_bbh(out_dir: PathLike, n: int = 100, seed: int = 0, shots: int = SHOTS) -> list[Path]:
     """Writes the tasks under ``out_dir`` (pass ``<lab data dir>/bbh``); returns the paths."""
     written = []
-    for relative, text in bbh_files(n, seed).items():
+    for relative, text in bbh_files(n, seed, shots).items():
         path = Path(out_dir) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -47,6 +47,10 @@ from t5spec.lab import templates
 FAMILIES = ("gsm8k", "multiarith", "asdiv", "svamp")
 PAPER_DEV_SIZE = 200
 PROMPT_SHOTS = 4
+# The lab teacher's sampling prompt (lib_prompt/lab_teacher.txt): an instruction, no shots —
+# the lab teacher is fine-tuned on exactly this prompt (t5spec.tasks.lab), so it needs none.
+TEACHER_PROMPT_ID = "lab_teacher"
+TEACHER_INSTRUCTION = "Solve the math word problem step by step."
 
 PathLike = str | os.PathLike
 
@@ -216,13 +220,15 @@ def _asdiv_xml(problems: tuple[Problem, ...]) -> str:
 
 
 def _prompts(world: World) -> dict[str, str]:
-    """Teacher prompt (``Question:`` shots) and evaluation prompt (``Q:`` shots)."""
+    """Teacher prompts (``Question:`` shots; the lab teacher's instruction) and the
+    evaluation prompt (``Q:`` shots)."""
     complex_ = "".join(f"Question: {p.example.question}\nLet's think step by step\n{p.cot}\n\n"
                        for p in world.prompt)
     simple = "".join(f"Q: {p.example.question}\nLet's think step by step\n{p.cot}\n\n"
                      for p in world.prompt)
     return {"prompt_complex.txt": complex_.rstrip("\n") + "\n",
-            "prompt_simple_4_cases.txt": simple.rstrip("\n") + "\n"}
+            "prompt_simple_4_cases.txt": simple.rstrip("\n") + "\n",
+            f"{TEACHER_PROMPT_ID}.txt": TEACHER_INSTRUCTION + "\n"}
 
 
 def _paper_dev(world: World) -> list[int]:

@@ -11,6 +11,7 @@ from typing import Any
 
 _LAZY = {
     "SpecializationModel": "t5spec.models.specialization",
+    "StepByStepModel": "t5spec.models.stepbystep",
 }
 
 

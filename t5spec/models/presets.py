@@ -1,7 +1,9 @@
-"""FlanT5 presets: the model gin files, and loading T5X without TensorFlow on an accelerator.
+"""Student presets: the model gin files, and loading T5X without TensorFlow on an accelerator.
 
 The architectures themselves are T5X's (``t5x/examples/t5/t5_1_1/<size>.gin``); the files under
-``gin/models/flant5_<preset>.gin`` add the FlanT5 vocabulary, activation dtype and dropout.
+``gin/models/flant5_<preset>.gin`` add the FlanT5 vocabulary, activation dtype and dropout;
+``gin/models/t5_efficient_{tiny,mini}.gin`` (presets ``efficient_tiny`` / ``efficient_mini``)
+are smaller students in T5-Efficient-like shapes (18M / 31M parameters, tied embeddings).
 Every function that imports T5X calls :func:`hide_tf_from_accelerators` first, as T5X's own
 entrypoints do, so TensorFlow (imported by T5X and SeqIO) never takes GPU memory from JAX.
 """
@@ -15,15 +17,25 @@ from typing import Any
 from t5spec.errors import InputError
 
 PRESETS = ("tiny", "small", "base", "large", "xl", "xxl")
+# Students below T5-small, T5-Efficient-like shapes (gin/models/t5_efficient_<size>.gin).
+EFFICIENT_PRESETS = ("efficient_tiny", "efficient_mini")
+ALL_PRESETS = (*PRESETS, *EFFICIENT_PRESETS)
 GIN_DIR = Path(__file__).resolve().parents[2] / "gin" / "models"
 VOCAB_MACRO = "T5SPEC_VOCAB"
 
 
 def gin_file(preset: str) -> Path:
-    """``gin/models/flant5_<preset>.gin`` for a preset name in :data:`PRESETS`."""
-    if preset not in PRESETS:
-        raise InputError(None, f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    return GIN_DIR / f"flant5_{preset}.gin"
+    """The model gin of a preset name in :data:`ALL_PRESETS`.
+
+    ``gin/models/flant5_<preset>.gin`` for :data:`PRESETS`, ``gin/models/t5_<preset>.gin``
+    for :data:`EFFICIENT_PRESETS` (``efficient_tiny`` → ``t5_efficient_tiny.gin``).
+    """
+    if preset in PRESETS:
+        return GIN_DIR / f"flant5_{preset}.gin"
+    if preset in EFFICIENT_PRESETS:
+        return GIN_DIR / f"t5_{preset}.gin"
+    raise InputError(None, f"unknown preset {preset!r}; choose from {', '.join(ALL_PRESETS)}",
+                     field="preset")
 
 
 def hide_tf_from_accelerators() -> None:

@@ -66,12 +66,28 @@ def read_t5x_params(path: str | os.PathLike) -> dict:
     hide_tf_from_accelerators()
     from t5x import checkpoints
 
+    state = Path(os.fspath(path)) / "state"
     try:
-        contents = checkpoints.load_t5x_checkpoint(os.fspath(path))
+        if state.is_dir():  # the Orbax layout `python -m t5x.train` writes (checkpoint_N/state)
+            contents = _read_orbax_state(state)
+        else:  # the msgpack layout (checkpoint_N/checkpoint), e.g. public FlanT5 checkpoints
+            contents = checkpoints.load_t5x_checkpoint(os.fspath(path))
     except (OSError, ValueError, FileNotFoundError) as e:
         raise InputError(path, f"not a readable T5X checkpoint: {e}") from e
     target = contents.get("target", contents)
     return _to_numpy(target)
+
+
+def _read_orbax_state(state: Path) -> dict:
+    """The ``{'target': params, 'state': optimizer state}`` tree of an Orbax T5X checkpoint,
+    restored as host numpy arrays (no target structure or sharding needed)."""
+    import jax
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.PyTreeCheckpointer()
+    tree = dict(checkpointer.metadata(state).item_metadata)
+    args = jax.tree_util.tree_map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+    return checkpointer.restore(state, restore_args=args)
 
 
 def _to_numpy(tree: Any) -> Any:

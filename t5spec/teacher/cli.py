@@ -68,7 +68,8 @@ def _sample_arguments(p: argparse.ArgumentParser) -> None:
     sched.add_argument("--requests_per_minute", type=float)
     sched.add_argument("--tokens_per_minute", type=float)
     est = p.add_argument_group("estimate")
-    est.add_argument("--encoding", help="tiktoken encoding for the estimate (default: model's)")
+    est.add_argument("--encoding", help="tiktoken encoding for the estimate (default: model's; "
+                     "'none': ~4 characters per token, for teachers with their own tokenizer)")
     est.add_argument("--usd_per_1m_prompt", type=float)
     est.add_argument("--usd_per_1m_completion", type=float)
     est.add_argument("--dry_run", action="store_true", help="print the estimate and stop")
@@ -124,7 +125,8 @@ def _sample(args: argparse.Namespace) -> int:
         ]
         estimate = est.estimate_run(
             counts, missing, samples_per_request=args.samples_per_request or 1,
-            max_tokens=args.max_tokens, encoding=enc.name, exact_encoding=exact,
+            max_tokens=args.max_tokens, encoding=enc.name if enc else "chars/4",
+            exact_encoding=exact,
             usd_per_1m_prompt=args.usd_per_1m_prompt,
             usd_per_1m_completion=args.usd_per_1m_completion,
         )

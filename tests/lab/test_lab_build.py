@@ -25,3 +25,20 @@ def test_build_data_is_a_data_dir(tmp_path):
     student = tokenizers.load(paths.t5_vocab_path(tmp_path))
     assert student.decode(student.encode(question)) == question
     assert "seed 3" in (tmp_path / "README.md").read_text()
+
+
+def test_bbh_tasks_follow_the_data_folder(tmp_path, data_dir):
+    build_data(tmp_path, seed=0, bbh_examples=60, bbh_shots=1)
+    assert bbh.available_tasks(tmp_path) == tuple(t for t in bbh.BBH_TASKS
+                                                  if t in generic.LAB_BBH_TASKS)
+    assert len(bbh.available_tasks(data_dir)) == 27  # the real BBH
+    prompt = bbh.load_bbh_prompt("word_sorting", tmp_path)
+    assert len(prompt.exemplars) == 1  # bbh_shots
+    empty = tmp_path / "empty"
+    (empty / "bbh" / "bbh").mkdir(parents=True)
+    import pytest
+
+    from t5spec.errors import InputError
+
+    with pytest.raises(InputError, match="no BBH task files"):
+        bbh.available_tasks(empty)

@@ -106,3 +106,10 @@ def test_estimate_without_offline_files_says_how_to_provide_them(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert "TIKTOKEN_CACHE_DIR" in out.stdout and "tiktoken" in out.stdout
+
+
+def test_estimate_without_an_encoding_counts_characters():
+    """`--encoding none`: a teacher with its own tokenizer (the lab's) needs no tiktoken."""
+    enc, exact = est.load_encoding("lab-teacher", est.NO_ENCODING)
+    assert enc is None and not exact
+    assert est.count_prompt_tokens(None, ["x" * 40, "", "abcdefgh"]) == [10, 1, 2]

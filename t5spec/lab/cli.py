@@ -1,0 +1,107 @@
+"""``t5spec lab``: the paper's whole experiment, offline, on CPU (see :mod:`t5spec.lab`).
+
+``t5spec lab`` runs gin/lab.gin (≤ 15 minutes on 2 cores), ``--quick`` gin/lab_quick.gin
+(smoke-test sizes). Every stage is cached in ``--lab_dir``: a second invocation skips what
+is done, ``--redo STAGE`` reruns a stage and everything after it. At the end it prints the
+stage time table and the report's Table 1, and appends the settings and times to the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from t5spec.lab.stages import GIN
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke-test sizes (gin/lab_quick.gin instead of gin/lab.gin)")
+    parser.add_argument("--lab_dir", help="where everything goes (default ./t5spec_lab, "
+                        "./t5spec_lab_quick with --quick)")
+    parser.add_argument("--gin_file", action="append", default=[],
+                        help="gin file replacing gin/lab.gin (repeatable)")
+    parser.add_argument("--gin_param", action="append", default=[], metavar="BINDING",
+                        help="gin binding, e.g. \"specialize/lab.TrainBudget.steps=400\"")
+    parser.add_argument("--jobs", type=int, default=2, help="stages run at once (default 2)")
+    parser.add_argument("--redo", action="append", default=[], metavar="STAGE",
+                        help="rerun STAGE (and what depends on it) even if done")
+    parser.add_argument("--print_only", action="store_true",
+                        help="print every stage's command and exit")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+
+
+def _gin_files(args: argparse.Namespace) -> list[str]:
+    if args.gin_file:
+        return args.gin_file
+    return [str(GIN / ("lab_quick.gin" if args.quick else "lab.gin"))]
+
+
+def settings_section(config, gin_files: list[str], bindings: list[str], table: str) -> str:
+    """The lab part of report.md: how the numbers above were produced."""
+    import platform
+
+    lines = ["", "## Lab settings and stage times", "",
+             f"Produced by `t5spec lab` on {platform.node() or 'this machine'} "
+             f"({platform.machine()}, {_cpu_count()} CPU cores, Python "
+             f"{platform.python_version()}), {time.strftime('%Y-%m-%d')}.",
+             f"Gin: {', '.join(gin_files)}" + (f"; bindings {bindings}" if bindings else ""),
+             "", "The data are the lab's generated world, not the real benchmarks: the "
+             "gsm8k/multiarith/asdiv/svamp/bbh names are the slots they fill.", "",
+             "```", repr(config), "```", "", table, ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _table1(report: Path) -> str:
+    if not report.is_file():
+        return ""
+    text = report.read_text(encoding="utf-8")
+    if "## Table 1" not in text:
+        return ""
+    return "## Table 1" + text.split("## Table 1", 1)[1].split("\n## ", 1)[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    from t5spec.errors import InputError
+    from t5spec.lab import config as lab_config
+    from t5spec.lab import pipeline, runner, stages
+
+    gin_files = _gin_files(args)
+    for f in gin_files:
+        if not Path(f).is_file():
+            raise InputError(f, "gin file not found", field="gin_file")
+    try:
+        cfg = lab_config.load(gin_files, args.gin_param)
+    except (ValueError, TypeError) as e:
+        raise InputError(gin_files[-1], f"bad lab config: {e}") from None
+    root = Path(args.lab_dir or ("t5spec_lab_quick" if args.quick else "t5spec_lab")).resolve()
+    paths = stages.LabPaths(root)
+    graph = pipeline.build_stages(cfg, paths)
+    if args.print_only:
+        for stage in graph:
+            print(f"# {stage.name} (after {', '.join(stage.deps) or 'nothing'})")
+        print(stages.commands_text(cfg, paths))
+        return 0
+    t0 = time.monotonic()
+    lab = runner.Runner(paths, graph, jobs=args.jobs, redo=args.redo,
+                        progress=not args.no_progress)  # fmt: skip
+    try:
+        outcomes = lab.run()
+    except runner.StageFailed as e:
+        print(runner.time_table(list(lab.outcomes.values()), time.monotonic() - t0))
+        print(f"t5spec lab: {e}", file=sys.stderr)
+        return 1
+    table = runner.time_table(outcomes, time.monotonic() - t0)
+    report = paths.report / "report.md"
+    with report.open("a", encoding="utf-8") as f:
+        f.write(settings_section(cfg, gin_files, args.gin_param, table))
+    print(f"\n{table}\n\n{_table1(report)}\nreport: {report}")
+    return 0

@@ -1,0 +1,180 @@
+"""The lab's stage graph: what each stage does, with which command, after which others.
+
+::
+
+    data ─┬─ generalist ──────────────────────────┬─ specialize_dm ── select_dm ─┬─ report
+          └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ─┘
+
+``sample`` starts ``t5spec serve`` on the teacher's last checkpoint (127.0.0.1, a free port),
+waits for ``/health``, runs ``t5spec teacher sample`` against it — the client that talks to
+real APIs — and stops the server. Everything else is one command from :mod:`stages`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from t5spec.lab import config as lab_config
+from t5spec.lab import stages as st
+from t5spec.lab.config import LabConfig
+from t5spec.lab.runner import (
+    REPO,
+    Stage,
+    StageFailed,
+    child_env,
+    fingerprint,
+    last_train_scalar,
+    logged_train_step,
+    run_logged,
+)
+
+SERVE_START_TIMEOUT_S = 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_teacher(cfg: LabConfig, paths: st.LabPaths) -> Iterator[str]:
+    """``t5spec serve`` on the teacher checkpoint for the duration; yields the base URL."""
+    port = _free_port()
+    log = paths.log("serve")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        proc = subprocess.Popen(st.serve_argv(cfg, paths, port), cwd=REPO,
+                                env=child_env(paths), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVE_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise StageFailed(f"t5spec serve exited {proc.returncode}; see {log}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/health", timeout=2):
+                break
+            if time.monotonic() > deadline:
+                raise StageFailed(f"t5spec serve not healthy after {SERVE_START_TIMEOUT_S} s")
+            time.sleep(1.0)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _store_count(directory: Path) -> int:
+    return sum(sum(1 for _ in open(p, "rb")) for p in directory.glob("*.jsonl")) \
+        if directory.is_dir() else 0
+
+
+# ------------------------------------------------------------------------------- actions
+def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
+    from t5spec.lab import build_data
+
+    written = build_data(paths.data, seed=cfg.seed, sizes=cfg.world,
+                         bbh_examples=cfg.bbh_examples, bbh_shots=cfg.bbh_shots)
+    for role, shape in (("student", cfg.student), ("teacher", cfg.teacher)):
+        vocab = paths.vocab(role)
+        gin_file = paths.model_gin(role)
+        gin_file.parent.mkdir(parents=True, exist_ok=True)
+        gin_file.write_text(st.model_gin_text(shape, vocab, st.vocab_rows(vocab)))
+    return f"{len(written)} files, world {cfg.world}"
+
+
+def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage) -> str:
+    run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None)
+    loss = last_train_scalar(log, "loss")
+    return f"final train loss {loss:.3f}" if loss is not None else "trained"
+
+
+def _sample(cfg: LabConfig, paths: st.LabPaths, stage: Stage) -> str:
+    from t5spec.teacher import filtering, store
+
+    with served_teacher(cfg, paths) as base_url:
+        run_logged(st.sample_argv(cfg, paths, base_url), paths.log(stage.name),
+                   child_env(paths), poll=stage.progress[1] if stage.progress else None)
+    stats = filtering.compute_stats(store.read_samples(paths.teacher_samples))
+    (paths.teacher_samples / "lab_stats.json").write_text(json.dumps(stats.to_json(), indent=1))
+    if stats.kept == 0 and not cfg.sampling.keep_incorrect:
+        raise StageFailed(f"the teacher answered no question correctly ({stats.summary()}); "
+                          "train it longer (gin/lab.gin: teacher/lab.TrainBudget.steps)")
+    return f"teacher: {stats.summary()}"
+
+
+def _command(argv: list[str], paths: st.LabPaths, stage: Stage, summary: str) -> str:
+    run_logged(argv, paths.log(stage.name), child_env(paths))
+    return summary
+
+
+def _select(cfg: LabConfig, paths: st.LabPaths, run: str, stage: Stage) -> str:
+    for rule in cfg.evaluation.rules:
+        run_logged(st.select_argv(cfg, paths, run, rule), paths.log(stage.name),
+                   child_env(paths))
+    chosen = json.loads((paths.run(run) / "selection.json").read_text())["rules"]
+    return "; ".join(f"{rule}: step {chosen[rule]['step']}" for rule in cfg.evaluation.rules
+                     if chosen.get(rule))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- the graph
+def _train_stage(name: str, deps: tuple[str, ...], argv: list[str], run: Path, steps: int,
+                 paths: st.LabPaths, start: int = 0) -> Stage:  # fmt: skip
+    log = paths.log(name)
+    return Stage(name, deps, lambda s: _train(argv, log, paths, s), fingerprint(argv),
+                 outputs=(run, log),
+                 progress=(steps, lambda: max(0, logged_train_step(log) - start)))
+
+
+def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
+    """Every stage of a lab run, in a valid order."""
+    runs = lab_config.run_names(cfg)
+    g_steps = cfg.generalist.steps
+    stages = [
+        Stage("data", (), lambda s: _data(cfg, paths), fingerprint(cfg.seed, cfg.world,
+              cfg.bbh_examples, cfg.bbh_shots, cfg.student, cfg.teacher, str(paths.root)),
+              outputs=(paths.data, paths.root / "gin")),
+        _train_stage("generalist", ("data",), st.generalist_argv(cfg, paths),
+                     paths.run("generalist"), g_steps, paths),
+        _train_stage("teacher", ("data",), st.teacher_argv(cfg, paths), paths.run("teacher"),
+                     cfg.teacher_train.steps, paths),
+        Stage("sample", ("teacher",), lambda s: _sample(cfg, paths, s),
+              fingerprint(st.sample_argv(cfg, paths, "URL"), st.serve_argv(cfg, paths, 0)),
+              outputs=(paths.teacher_samples, paths.log("sample"), paths.log("serve")),
+              progress=(cfg.sampling.questions * cfg.sampling.samples_per_question,
+                        lambda: _store_count(paths.teacher_samples))),
+        Stage("align", ("sample",), lambda s: _align(cfg, paths, s),
+              fingerprint(st.align_argv(cfg, paths)), outputs=(paths.aligned, paths.log("align"))),
+    ]
+    for alpha, name in zip(cfg.distill_weights, runs, strict=True):
+        stages.append(_train_stage(f"specialize_{name}", ("generalist", "align"),
+                                   st.specialize_argv(cfg, paths, alpha), paths.run(name),
+                                   cfg.specialize.steps, paths, start=g_steps))
+    for name in runs:
+        argvs = [st.select_argv(cfg, paths, name, r) for r in cfg.evaluation.rules]
+        stages.append(Stage(f"select_{name}", (f"specialize_{name}",),
+                            lambda s, n=name: _select(cfg, paths, n, s), fingerprint(argvs),
+                            outputs=(paths.run(name) / "eval", paths.log(f"select_{name}"))))
+    stages.append(Stage("report", tuple(f"select_{n}" for n in runs),
+                        lambda s: _command(st.report_argv(cfg, paths), paths, s,
+                                           f"{paths.report / 'report.md'}"),
+                        fingerprint(st.report_argv(cfg, paths), time.time())))
+    return stages
+
+
+def _align(cfg: LabConfig, paths: st.LabPaths, stage: Stage) -> str:
+    run_logged(st.align_argv(cfg, paths), paths.log(stage.name), child_env(paths))
+    shards = sorted(paths.aligned.glob("gsm8k_train-*.tfrecord*"))
+    if not shards:
+        raise StageFailed(f"t5spec align wrote no shards into {paths.aligned}")
+    return f"{len(shards)} shard(s) in {paths.aligned}"

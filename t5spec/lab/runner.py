@@ -1,0 +1,259 @@
+"""Runs the lab's stages: a small dependency graph, each stage cached in the lab directory.
+
+A stage is done when ``stages/<name>.json`` exists with the same fingerprint (a hash of the
+commands it runs, which hold every size and path) and none of its dependencies ran again in
+this invocation; then it is skipped. A stage that starts over a different fingerprint first
+deletes its outputs (a T5X run directory would otherwise resume a different model); one that
+was interrupted with the same fingerprint resumes (T5X from its last checkpoint, the teacher
+store from its last record). Independent stages run concurrently (``jobs``), each child's
+output in ``logs/<stage>.log``; a failing stage stops the run with the log's last lines.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from t5spec.lab.stages import REPO, LabPaths
+
+
+class StageFailed(RuntimeError):
+    """A stage's command exited non-zero (message: the log path and its last lines)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One node of the graph.
+
+    Attributes:
+      name: marker/log name.
+      deps: names of stages that must finish first.
+      action: does the work; returns a one-line summary for the time table.
+      fingerprint: identifies what the stage computes (commands, sizes, paths).
+      outputs: paths deleted before a fresh (re)start.
+      progress: (total, current-count function) for the stage's progress bar, or None.
+    """
+
+    name: str
+    deps: tuple[str, ...]
+    action: Callable[[Stage], str]
+    fingerprint: str
+    outputs: tuple[Path, ...] = ()
+    progress: tuple[int, Callable[[], int]] | None = None
+
+
+@dataclasses.dataclass
+class Outcome:
+    name: str
+    status: str  # "ran", "cached", "failed", "not run"
+    seconds: float = 0.0
+    summary: str = ""
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def child_env(paths: LabPaths) -> dict[str, str]:
+    """The environment of every child: the lab data folder, CPU JAX, a local API key."""
+    env = dict(os.environ)
+    env.update(T5SPEC_DATA_DIR=str(paths.data), JAX_PLATFORMS="cpu",
+               OPENAI_API_KEY=env.get("T5SPEC_LAB_API_KEY", "lab-local"),
+               TF_CPP_MIN_LOG_LEVEL="2")  # fmt: skip
+    return env
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    keep = [ln for ln in text.splitlines() if ln.strip()][-lines:]
+    return "\n".join(keep)
+
+
+def run_logged(argv: Sequence[str], log: Path, env: dict[str, str],
+               poll: Callable[[], None] | None = None) -> None:  # fmt: skip
+    """Runs ``argv`` (cwd: the repository) with output appended to ``log``; StageFailed
+    on a non-zero exit. ``poll`` is called about once a second while it runs."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(argv)}\n")
+        out.flush()
+        proc = subprocess.Popen(list(argv), cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            while proc.poll() is None:
+                time.sleep(1.0)
+                if poll:
+                    poll()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    if proc.returncode != 0:
+        raise StageFailed(f"exit {proc.returncode}; {log}:\n{_tail(log)}")
+
+
+_STEP = re.compile(r"\[(\d+)\] collection=train")
+
+
+def logged_train_step(log: Path) -> int:
+    """The last step T5X logged train scalars for (0 before the first)."""
+    if not log.is_file():
+        return 0
+    steps = _STEP.findall(log.read_text(encoding="utf-8", errors="replace"))
+    return int(steps[-1]) if steps else 0
+
+
+def last_train_scalar(log: Path, name: str) -> float | None:
+    """The last logged value of train scalar ``name`` (e.g. ``loss``) in a T5X log."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    found = re.findall(rf"collection=train .*?\b{re.escape(name)}=([-+0-9.eE]+|nan)", text)
+    return float(found[-1]) if found else None
+
+
+class Runner:
+    """Executes a list of stages in dependency order, ``jobs`` at a time."""
+
+    def __init__(self, paths: LabPaths, stages: Sequence[Stage], *, jobs: int = 2,
+                 redo: Sequence[str] = (), progress: bool = True) -> None:  # fmt: skip
+        names = [s.name for s in stages]
+        unknown = sorted(set(redo) - set(names))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages: {names}")
+        self.paths, self.stages, self.jobs = paths, {s.name: s for s in stages}, max(1, jobs)
+        self.redo, self.show_progress = set(redo), progress
+        self.outcomes = {n: Outcome(n, "not run") for n in names}
+        self._ran: set[str] = set()
+
+    # -- caching ---------------------------------------------------------------------------
+    def _marker(self, stage: Stage) -> dict | None:
+        path = self.paths.marker(stage.name)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _is_done(self, stage: Stage) -> bool:
+        marker = self._marker(stage)
+        return (stage.name not in self.redo and marker is not None
+                and marker.get("fingerprint") == stage.fingerprint
+                and not any(d in self._ran for d in stage.deps))  # fmt: skip
+
+    def _prepare(self, stage: Stage) -> None:
+        started = self.paths.marker(stage.name).with_suffix(".started")
+        fresh = (stage.name in self.redo or not started.is_file()
+                 or started.read_text().strip() != stage.fingerprint
+                 or any(d in self._ran for d in stage.deps))  # fmt: skip
+        if fresh:
+            for out in stage.outputs:
+                shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(
+                    missing_ok=True)
+        self.paths.marker(stage.name).unlink(missing_ok=True)
+        started.parent.mkdir(parents=True, exist_ok=True)
+        started.write_text(stage.fingerprint + "\n")
+
+    # -- execution -------------------------------------------------------------------------
+    def _execute(self, stage: Stage, position: int) -> Outcome:
+        self._prepare(stage)
+        bar = self._bar(stage, position)
+        t0 = time.monotonic()
+        try:
+            summary = stage.action(dataclasses.replace(stage, progress=(
+                stage.progress[0], self._ticker(stage, bar)) if stage.progress else None))
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.monotonic() - t0
+        marker = {"fingerprint": stage.fingerprint, "seconds": round(seconds, 1),
+                  "summary": summary, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        self.paths.marker(stage.name).write_text(json.dumps(marker, indent=1) + "\n")
+        return Outcome(stage.name, "ran", seconds, summary)
+
+    def _bar(self, stage: Stage, position: int):
+        if not (self.show_progress and stage.progress):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=stage.progress[0], desc=f"{stage.name:<12}", position=position,
+                    leave=True, file=sys.stderr, mininterval=2.0, dynamic_ncols=True)  # fmt: skip
+
+    @staticmethod
+    def _ticker(stage: Stage, bar) -> Callable[[], int]:
+        count = stage.progress[1]
+
+        def tick() -> int:
+            n = count()
+            if bar is not None and n > bar.n:
+                bar.update(min(n, bar.total) - bar.n)
+            return n
+
+        return tick
+
+    def _ready(self, stage: Stage) -> bool:
+        return all(self.outcomes[d].status in ("ran", "cached") for d in stage.deps)
+
+    def _schedule(self, pending: dict, running: dict, pool) -> None:
+        """Marks cached stages done and submits ready ones while workers are free."""
+        changed = True
+        while changed:
+            changed = False
+            for stage in [s for s in pending.values() if self._ready(s)]:
+                if self._is_done(stage):
+                    marker = self._marker(stage) or {}
+                    self.outcomes[stage.name] = Outcome(stage.name, "cached",
+                                                        marker.get("seconds", 0.0),
+                                                        marker.get("summary", ""))  # fmt: skip
+                elif len(running) < self.jobs:
+                    self._log(f"start {stage.name}")
+                    running[pool.submit(self._execute, stage, len(running))] = stage.name
+                else:
+                    continue
+                del pending[stage.name]
+                changed = True
+
+    def run(self) -> list[Outcome]:
+        """Runs every stage not already done; StageFailed after the running ones finish."""
+        pending, running, failure = dict(self.stages), {}, None
+        with cf.ThreadPoolExecutor(self.jobs) as pool:
+            while True:
+                if failure is None:
+                    self._schedule(pending, running, pool)
+                if not running:
+                    break
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    try:
+                        self.outcomes[name] = future.result()
+                    except Exception as e:
+                        self.outcomes[name] = Outcome(name, "failed", summary=str(e)[:200])
+                        failure = failure or (name, e)
+                        continue
+                    self._ran.add(name)
+                    self._log(f"done  {name} ({self.outcomes[name].seconds:.0f} s): "
+                              f"{self.outcomes[name].summary}")
+        if failure is not None:
+            name, error = failure
+            raise StageFailed(f"stage {name!r} failed: {error}") from error
+        return list(self.outcomes.values())
+
+    @staticmethod
+    def _log(message: str) -> None:
+        print(f"[t5spec lab {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def time_table(outcomes: Sequence[Outcome], total_seconds: float) -> str:
+    """The stage-by-stage time table (Markdown)."""
+    rows = ["| stage | status | seconds | result |", "|---|---|---:|---|"]
+    rows += [f"| {o.name} | {o.status} | {o.seconds:.0f} | {o.summary} |" for o in outcomes]
+    rows.append(f"| **total** | | **{total_seconds:.0f}** | wall time of this invocation |")
+    return "\n".join(rows)

@@ -1,0 +1,134 @@
+"""The lab's gin config, the T5X commands it builds, and the stage runner's caching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from t5spec.lab import config as lab_config
+from t5spec.lab import pipeline, runner, stages
+from t5spec.launch import ginconfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def quick() -> lab_config.LabConfig:
+    return lab_config.load([str(REPO / "gin" / "lab_quick.gin")])
+
+
+def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
+    default = lab_config.load([str(REPO / "gin" / "lab.gin")])
+    assert default.student.emb_dim == 64 and default.teacher.num_layers == 3
+    assert default.sampling.keep_incorrect is False and quick.sampling.keep_incorrect is True
+    assert quick.student.emb_dim < default.student.emb_dim  # quick overrides lab.gin
+    assert quick.world.gsm8k_train == 300 and quick.world.svamp == default.world.svamp
+    assert lab_config.run_names(default) == ["dm", "sm"]
+    for path in ("gin/lab.gin", "gin/lab_quick.gin", *map(str, (REPO / "gin" / "lab").glob(
+            "[gst]*.gin"))):  # fmt: skip
+        head = (REPO / path).read_text().splitlines()[:12]
+        assert any("Command" in ln for ln in head) and any("Hardware" in ln for ln in head), path
+
+
+@pytest.mark.parametrize("binding, match", [
+    ("lab.LabConfig.distill_weights = (1.0, 1.0)", "repeat"),
+    ("lab.LabConfig.distill_weights = (1.5,)", "in \\[0, 1\\]"),
+    ("specialize/lab.TrainBudget.steps = 0", "steps"),
+    ("lab.SamplingConfig.questions = 100000", "gsm8k_train"),
+])  # fmt: skip
+def test_bad_settings_fail_before_anything_runs(binding: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        lab_config.load([str(REPO / "gin" / "lab_quick.gin")], [binding])
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    files = [a.split("=", 1)[1] for a in argv if a.startswith("--gin_file=")]
+    return files, [a for a in argv if a.startswith("--gin.")]
+
+
+def test_every_t5x_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:
+    """The generalist, teacher and specialization commands build T5X's train() arguments
+    (gin/lab/*.gin + the generated model gins parse; unknown bindings would fail)."""
+    paths = stages.LabPaths(tmp_path)
+    pipeline.build_stages(quick, paths)[0].action(None)  # the data stage: data + model gins
+    monkeypatch.setenv("T5SPEC_DATA_DIR", str(paths.data))
+    for argv, mixture, steps in [
+        (stages.generalist_argv(quick, paths), "t5spec_lab_generalist", 4),
+        (stages.teacher_argv(quick, paths), "t5spec_lab_teacher", 4),
+        (stages.specialize_argv(quick, paths, 0.0), "t5spec_gsm8k_spec", 8),
+    ]:  # fmt: skip
+        resolved = ginconfig.resolve(*_split(argv))
+        assert resolved.train_dataset_cfg.mixture_or_task_name == mixture
+        assert resolved.train_kwargs["total_steps"] == steps
+        assert resolved.model.module.config.emb_dim in (quick.student.emb_dim,
+                                                        quick.teacher.emb_dim)  # fmt: skip
+    assert "INITIAL_CHECKPOINT_PATH='" + str(paths.run("generalist") / "checkpoint_4") in "".join(
+        stages.specialize_argv(quick, paths, 1.0))
+    model_gin = paths.model_gin("student").read_text()
+    assert f"LAB_EMB_DIM = {quick.student.emb_dim}" in model_gin
+    import sentencepiece as spm
+
+    pieces = spm.SentencePieceProcessor(model_file=str(paths.vocab("student"))).get_piece_size()
+    rows = -(-(pieces + 100) // 128) * 128  # pieces + 100 extra ids, rounded up to 128
+    assert f"LAB_VOCAB_ROWS = {rows}" in model_gin
+
+
+def _stage(name: str, deps=(), log: list | None = None, fail: bool = False, fp: str = "x"):
+    def action(stage):
+        if fail:
+            raise runner.StageFailed(f"{name} broke")
+        log.append(name)
+        return f"{name} ok"
+
+    return runner.Stage(name, tuple(deps), action, fp)
+
+
+def test_runner_orders_caches_and_reruns_dependents(tmp_path: Path) -> None:
+    paths, log = stages.LabPaths(tmp_path), []
+    graph = [_stage("a", (), log), _stage("b", ("a",), log), _stage("c", ("a",), log),
+             _stage("d", ("b", "c"), log)]  # fmt: skip
+    outcomes = runner.Runner(paths, graph, jobs=2, progress=False).run()
+    assert [o.status for o in outcomes] == ["ran"] * 4
+    assert log[0] == "a" and log[-1] == "d" and sorted(log) == ["a", "b", "c", "d"]
+    assert json.loads(paths.marker("d").read_text())["summary"] == "d ok"
+    log.clear()
+    assert {o.status for o in runner.Runner(paths, graph, progress=False).run()} == {"cached"}
+    assert log == []
+    runner.Runner(paths, graph, redo=["b"], progress=False).run()
+    assert sorted(log) == ["b", "d"]  # b again, and d because b ran
+    log.clear()
+    graph[2] = _stage("c", ("a",), log, fp="changed")  # c's command changed
+    runner.Runner(paths, graph, progress=False).run()
+    assert sorted(log) == ["c", "d"]
+
+
+def test_runner_stops_at_a_failure_and_says_which(tmp_path: Path) -> None:
+    paths, log = stages.LabPaths(tmp_path), []
+    graph = [_stage("a", (), log), _stage("b", ("a",), log, fail=True), _stage("c", ("b",), log)]
+    lab = runner.Runner(paths, graph, progress=False)
+    with pytest.raises(runner.StageFailed, match="'b' failed: b broke"):
+        lab.run()
+    assert [lab.outcomes[n].status for n in "abc"] == ["ran", "failed", "not run"]
+    assert not paths.marker("b").exists() and log == ["a"]
+    with pytest.raises(ValueError, match="unknown stage"):
+        runner.Runner(paths, graph, redo=["zzz"])
+
+
+def test_a_failing_command_reports_its_log(tmp_path: Path) -> None:
+    import sys
+
+    log = tmp_path / "x.log"
+    with pytest.raises(runner.StageFailed, match="exit 3") as e:
+        runner.run_logged([sys.executable, "-c", "print('boom'); raise SystemExit(3)"], log, {})
+    assert "boom" in str(e.value) and "boom" in log.read_text()
+
+
+def test_t5x_log_parsing(tmp_path: Path) -> None:
+    log = tmp_path / "t.log"
+    log.write_text("I1 [0] collection=train loss=9.5\nI2 [20] collection=train accuracy=0, "
+                   "loss=3.25, z_loss=0.1\nI3 [20] collection=train timing/seconds=1\n")
+    assert runner.logged_train_step(log) == 20
+    assert runner.last_train_scalar(log, "loss") == 3.25
+    assert runner.last_train_scalar(log, "missing") is None

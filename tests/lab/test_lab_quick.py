@@ -1,0 +1,96 @@
+"""``t5spec lab --quick`` end to end: every stage really runs (T5X training, the served teacher
+answering the teacher client, alignment, specialization with dev evaluation, selection with
+test evaluation, the report), then a second invocation finds everything cached."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from t5spec.cli import main
+from t5spec.evaluate import results
+from t5spec.lab import config as lab_config
+from t5spec.lab import stages
+from t5spec.teacher import store
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lab")
+    assert main(["lab", "--quick", f"--lab_dir={root}", "--no_progress"]) == 0
+    return root
+
+
+def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
+    cfg = lab_config.load([str(REPO / "gin" / "lab_quick.gin")])
+    paths = stages.LabPaths(lab_dir)
+    names = ["data", "generalist", "teacher", "sample", "align", "specialize_dm",
+             "specialize_sm", "select_dm", "select_sm", "report"]  # fmt: skip
+    for name in names:
+        marker = json.loads(paths.marker(name).read_text())
+        assert marker["seconds"] >= 0 and marker["summary"], name
+    for run, steps in (("generalist", 4), ("teacher", 4)):
+        assert (paths.run(run) / f"checkpoint_{steps}" / "state").is_dir()
+    start = cfg.generalist.steps
+    for run in ("dm", "sm"):
+        assert sorted(int(p.name.split("_")[1]) for p in paths.run(run).glob("checkpoint_*")) \
+            == [start, start + 2, start + 4]
+    assert (paths.data / "teacher_vocab" / "teacher.model").is_file()
+
+
+def test_the_served_teacher_answered_with_top5_logprobs(lab_dir: Path) -> None:
+    samples = list(store.read_samples(lab_dir / "teacher_samples"))
+    assert len(samples) == 12 * 2  # questions × samples per question (gin/lab_quick.gin)
+    assert all(s.model == "lab-teacher" and s.valid for s in samples)
+    for s in samples:
+        assert s.tokens and len(s.top_logprobs) == len(s.tokens)
+        assert all(len(alts) == 5 for alts in s.top_logprobs)
+        assert all(lp <= 0.0 and math.isfinite(lp) for lp in s.token_logprobs)
+        assert "".join(s.tokens) == s.text
+
+
+def test_aligned_data_has_distribution_positions(lab_dir: Path) -> None:
+    shards = sorted((lab_dir / "aligned").glob("gsm8k_train-*.tfrecord*"))
+    masks = []
+    for record in tf.data.TFRecordDataset([str(p) for p in shards]):
+        ex = tf.train.Example.FromString(record.numpy())
+        masks.append(list(ex.features.feature["teacher_mask"].int64_list.value))
+    assert masks and sum(map(sum, masks)) > 0.5 * sum(map(len, masks))
+
+
+def test_students_have_evaluated_dev_and_test_numbers(lab_dir: Path) -> None:
+    for run in ("dm", "sm"):
+        records = results.load_run(lab_dir / "runs" / run)
+        dev, test = results.accuracy_table(records, "dev"), results.accuracy_table(records, "test")
+        assert len(dev) == 3  # before training (the generalist) and both checkpoints
+        first = dev[min(dev)]
+        assert set(first) == {"gsm8k/zs_cot", "multiarith/zs_cot", "asdiv/zs_cot",
+                              "svamp/zs_cot", "bbh/ao", "bbh/cot"}  # fmt: skip
+        assert test and all(0.0 <= v <= 1.0 for row in test.values() for v in row.values())
+        preds = list((lab_dir / "runs" / run / "inference_eval" / "predictions").glob("*.jsonl"))
+        assert preds and all(isinstance(json.loads(ln)["correct"], bool)
+                             for ln in preds[0].read_text().splitlines())  # fmt: skip
+
+
+def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
+    md = (lab_dir / "report" / "report.md").read_text()
+    for heading in ("## Table 1", "## Table 2", "## Table 3", "## Figure 2",
+                    "## Lab settings and stage times"):  # fmt: skip
+        assert heading in md
+    assert "| specialize_dm | ran |" in md and "| dm |" in md
+    assert all((lab_dir / "report" / f).stat().st_size > 1000
+               for f in ("fig2_curves.png", "fig3_matching.png"))  # fmt: skip
+
+
+def test_a_second_run_is_all_cached_but_the_report(lab_dir: Path, capsys) -> None:
+    assert main(["lab", "--quick", f"--lab_dir={lab_dir}", "--no_progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| generalist | cached |" in out and "| specialize_sm | cached |" in out
+    assert "| report | ran |" in out and "## Table 1" in out
