@@ -1,8 +1,10 @@
 """``t5spec lab``: the paper's whole experiment, offline, on CPU (see :mod:`t5spec.lab`).
 
 ``t5spec lab`` runs gin/lab.gin (≤ 15 minutes on 2 cores), ``--quick`` gin/lab_quick.gin
-(smoke-test sizes). Every stage is cached in ``--lab_dir``: a second invocation skips what
-is done, ``--redo STAGE`` reruns a stage and everything after it. At the end it prints the
+(smoke-test sizes); ``--experiment=methods`` the methods comparison of gin/lab_methods.gin
+(:mod:`t5spec.lab.methods`, report in ``report/methods.md``). Every stage is cached in
+``--lab_dir``: a second invocation skips what is done, ``--redo STAGE`` reruns a stage and
+everything after it. At the end it prints the
 stage time table and the report's Table 1, and appends the settings and times to the report.
 """
 
@@ -14,6 +16,10 @@ import time
 from pathlib import Path
 
 from t5spec.lab.stages import GIN
+
+EXPERIMENTS = ("spec", "methods")
+_DEFAULT_GIN = {("spec", False): "lab.gin", ("spec", True): "lab_quick.gin",
+                ("methods", False): "lab_methods.gin", ("methods", True): "lab_methods_quick.gin"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print_only", action="store_true",
                         help="print every stage's command and exit")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
+    parser.add_argument("--experiment", choices=EXPERIMENTS, default="spec",
+                        help="spec: the paper's experiment (default); methods: sm/dm/"
+                        "step-by-step/hybrid × student sizes × seeds (gin/lab_methods.gin, "
+                        "report/methods.md)")
 
 
 def _gin_files(args: argparse.Namespace) -> list[str]:
     if args.gin_file:
         return args.gin_file
-    return [str(GIN / ("lab_quick.gin" if args.quick else "lab.gin"))]
+    return [str(GIN / _DEFAULT_GIN[getattr(args, "experiment", "spec"), bool(args.quick)])]
 
 
 def settings_section(config, gin_files: list[str], bindings: list[str], table: str) -> str:
@@ -72,23 +82,31 @@ def _table1(report: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from t5spec.errors import InputError
     from t5spec.lab import config as lab_config
-    from t5spec.lab import pipeline, runner, stages
+    from t5spec.lab import methods, pipeline, runner, stages
 
     gin_files = _gin_files(args)
     for f in gin_files:
         if not Path(f).is_file():
             raise InputError(f, "gin file not found", field="gin_file")
+    methods_cfg = None
     try:
-        cfg = lab_config.load(gin_files, args.gin_param)
+        if args.experiment == "methods":
+            cfg, methods_cfg = methods.load(gin_files, args.gin_param)
+        else:
+            cfg = lab_config.load(gin_files, args.gin_param)
     except (ValueError, TypeError) as e:
         raise InputError(gin_files[-1], f"bad lab config: {e}") from None
     root = Path(args.lab_dir or ("t5spec_lab_quick" if args.quick else "t5spec_lab")).resolve()
     paths = stages.LabPaths(root)
-    graph = pipeline.build_stages(cfg, paths)
+    if methods_cfg is None:
+        graph = pipeline.build_stages(cfg, paths)
+    else:
+        graph = methods.build_stages(cfg, methods_cfg, paths)
     if args.print_only:
         for stage in graph:
             print(f"# {stage.name} (after {', '.join(stage.deps) or 'nothing'})")
-        print(stages.commands_text(cfg, paths))
+        print(stages.commands_text(cfg, paths) if methods_cfg is None
+              else methods.commands_text(cfg, methods_cfg, paths))
         return 0
     t0 = time.monotonic()
     lab = runner.Runner(paths, graph, jobs=args.jobs, redo=args.redo,
@@ -100,8 +118,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"t5spec lab: {e}", file=sys.stderr)
         return 1
     table = runner.time_table(outcomes, time.monotonic() - t0)
-    report = paths.report / "report.md"
+    report = paths.report / ("report.md" if methods_cfg is None else "methods.md")
+    settings = settings_section(cfg, gin_files, args.gin_param, table)
+    if methods_cfg is not None:
+        settings += f"\n```\n{methods_cfg!r}\n```\n"
     with report.open("a", encoding="utf-8") as f:
-        f.write(settings_section(cfg, gin_files, args.gin_param, table))
-    print(f"\n{table}\n\n{_table1(report)}\nreport: {report}")
+        f.write(settings)
+    first = _table1(report) if methods_cfg is None else _methods_table(report)
+    print(f"\n{table}\n\n{first}\nreport: {report}")
     return 0
+
+
+def _methods_table(report: Path) -> str:
+    """The methods table and verdicts of ``methods.md`` (up to the first figure)."""
+    text = report.read_text(encoding="utf-8") if report.is_file() else ""
+    return text.split("![", 1)[0]

@@ -93,8 +93,13 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
     return f"{len(written)} files, world {cfg.world}"
 
 
-def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage) -> str:
+def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
+           model: str | None = None) -> str:  # fmt: skip
     run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None)
+    if model:  # the report's "model" column (T5X's config.gin names no preset size here)
+        from t5spec.evaluate.runinfo import write_run_info
+
+        write_run_info(_model_dir(argv), model=model)
     loss = last_train_scalar(log, "loss")
     return f"final train loss {loss:.3f}" if loss is not None else "trained"
 
@@ -127,11 +132,21 @@ def _select(cfg: LabConfig, paths: st.LabPaths, run: str, stage: Stage) -> str:
                      if chosen.get(rule))  # fmt: skip
 
 
+def student_label(cfg: LabConfig) -> str:
+    """``lab-64d-2L``: the lab student's shape, for the report's model column."""
+    return f"lab-{cfg.student.emb_dim}d-{cfg.student.num_layers}L"
+
+
 # ------------------------------------------------------------------------------- the graph
+def _model_dir(argv: list[str]) -> str:
+    value = next(a for a in argv if a.startswith("--gin.MODEL_DIR=")).split("=", 1)[1]
+    return value.strip("'\"")
+
+
 def _train_stage(name: str, deps: tuple[str, ...], argv: list[str], run: Path, steps: int,
-                 paths: st.LabPaths, start: int = 0) -> Stage:  # fmt: skip
+                 paths: st.LabPaths, start: int = 0, model: str | None = None) -> Stage:
     log = paths.log(name)
-    return Stage(name, deps, lambda s: _train(argv, log, paths, s), fingerprint(argv),
+    return Stage(name, deps, lambda s: _train(argv, log, paths, s, model), fingerprint(argv),
                  outputs=(run, log),
                  progress=(steps, lambda: max(0, logged_train_step(log) - start)))
 
@@ -159,7 +174,8 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
     for alpha, name in zip(cfg.distill_weights, runs, strict=True):
         stages.append(_train_stage(f"specialize_{name}", ("generalist", "align"),
                                    st.specialize_argv(cfg, paths, alpha), paths.run(name),
-                                   cfg.specialize.steps, paths, start=g_steps))
+                                   cfg.specialize.steps, paths, start=g_steps,
+                                   model=student_label(cfg)))
     for name in runs:
         argvs = [st.select_argv(cfg, paths, name, r) for r in cfg.evaluation.rules]
         stages.append(Stage(f"select_{name}", (f"specialize_{name}",),

@@ -154,6 +154,7 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
         f"--gin.EVAL_MAX_EXAMPLES={ev.dev_examples}",
         f"--gin.MAX_DECODE_LENGTH={ev.max_decode_length}",
         f"--gin.EVAL_BATCH_SIZE={ev.batch_size}",
+        "--gin.EVAL_TASK_PERIODS={}",  # BBH too at every checkpoint: the selected one has it
         f"--gin.infer_eval/utils.DatasetConfig.task_feature_lengths={eval_lengths(cfg)!r}",
     ]
 

@@ -84,7 +84,7 @@ def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
     for heading in ("## Table 1", "## Table 2", "## Table 3", "## Figure 2",
                     "## Lab settings and stage times"):  # fmt: skip
         assert heading in md
-    assert "| specialize_dm | ran |" in md and "| dm |" in md
+    assert "| specialize_dm | ran |" in md and "| dm | lab-32d-1L | kl | all |" in md
     assert all((lab_dir / "report" / f).stat().st_size > 1000
                for f in ("fig2_curves.png", "fig3_matching.png"))  # fmt: skip
 

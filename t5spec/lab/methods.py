@@ -1,0 +1,367 @@
+"""``t5spec lab --experiment=methods``: which distillation method, at which student size.
+
+The matrix {student sizes} × {methods} × {seeds} of issue 11, on the lab's data and budgets:
+
+========= =================================================== ==============================
+method    training (from the size's own generalist)            test evaluation (answers)
+========= =================================================== ==============================
+``sm``    gin/lab/specialize.gin, ``DISTILL_WEIGHT = 0``       zero-shot CoT (``zs_cot``)
+          (sample matching: CE on the teacher's samples)
+``dm``    gin/lab/specialize.gin, ``DISTILL_WEIGHT = 1``       zero-shot CoT (``zs_cot``)
+          (distribution matching: sparse top-k KL)
+``sbs``   gin/lab/stepbystep.gin, ``RATIONALE_LOSS = 'ce'``    label prefix only (``sbs_label``)
+          (distilling step-by-step: label CE + λ · CE)
+``hybrid`` gin/lab/stepbystep.gin, ``RATIONALE_LOSS = 'kl'``   label prefix only (``sbs_label``)
+          (label CE + λ · sparse top-k KL on rationales)
+========= =================================================== ==============================
+
+The graph reuses the ordinary lab's ``data``, ``teacher``, ``sample`` and ``align`` stages
+(:func:`t5spec.lab.pipeline.build_stages`) and adds, per size, a generalist (same generic
+tasks and budget as the lab's, its own model gin ``LAB/gin/student_<size>.gin``) and, per
+(size, method, seed), a specialization run ``LAB/runs/methods/<size>/<method>_s<seed>`` (no
+dev evaluation: the same budget for every method, the last checkpoint is the result) and an
+evaluation stage: ``python -m t5x.eval`` on the test split (:mod:`t5spec.evaluate.command`,
+per-example ``predictions/*.jsonl``) and the inference cost
+(:mod:`t5spec.lab.inference_cost`: generated tokens per answer, seconds per 100 answers).
+``methods_report`` then writes ``LAB/report/methods.md`` + PNGs
+(:mod:`t5spec.lab.methods_report`). Seeds vary the specialization only (T5X
+``RANDOM_SEED`` and data order = ``LabConfig.seed + 2 + seed``); each size has one generalist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from t5spec.lab import stages as st
+from t5spec.lab.config import LabConfig, ModelShape, TrainBudget
+
+METHODS = ("sm", "dm", "sbs", "hybrid")
+# Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode).
+EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label"}
+OOD = ("multiarith", "asdiv", "svamp")
+
+# Lab student presets, smallest first (T5 1.1 shapes; parameters: param_count(·, 1024 rows)).
+LAB_PRESETS: dict[str, ModelShape] = {
+    "lab_xxs": ModelShape(emb_dim=16, num_heads=2, head_dim=8, mlp_dim=32, num_layers=1),
+    "lab_xs": ModelShape(emb_dim=32, num_heads=2, head_dim=16, mlp_dim=64, num_layers=1),
+    "lab_s": ModelShape(emb_dim=64, num_heads=4, head_dim=16, mlp_dim=256, num_layers=2),
+    "lab_m": ModelShape(emb_dim=96, num_heads=4, head_dim=24, mlp_dim=384, num_layers=2),
+    "lab_l": ModelShape(emb_dim=128, num_heads=4, head_dim=32, mlp_dim=512, num_layers=3),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodsConfig:
+    """The methods experiment (bound by ``gin/lab_methods.gin``).
+
+    Attributes:
+      students: student sizes, smallest first: names of :data:`LAB_PRESETS` or of ``shapes``.
+      shapes: extra named student shapes (override presets of the same name).
+      methods: a subset of :data:`METHODS`.
+      seeds: specialization seeds (one run per size × method × seed).
+      rationale_weight: λ of ``sbs`` / ``hybrid`` (label CE + λ · rationale loss), ≥ 0.
+      specialize: the budget of every specialization run; None: ``LabConfig.specialize``.
+      test_examples: test examples per evaluation task; None: ``LabConfig.evaluation``'s.
+      generic_tasks: generic-ability columns evaluated for every method (``bbh/ao``,
+        ``bbh/cot``; empty: none).
+      cost_examples: GSM8K-slot test questions timed for the inference cost.
+      bootstrap_samples: bootstrap resamples of the report's 95% intervals.
+    """
+
+    students: Sequence[str] = ("lab_s", "lab_m", "lab_l")
+    shapes: Mapping[str, ModelShape] = dataclasses.field(default_factory=dict)
+    methods: Sequence[str] = METHODS
+    seeds: Sequence[int] = (0, 1, 2)
+    rationale_weight: float = 1.0
+    specialize: TrainBudget | None = None
+    test_examples: int | None = None
+    generic_tasks: Sequence[str] = ("bbh/ao",)
+    cost_examples: int = 20
+    bootstrap_samples: int = 2000
+
+    def shape(self, student: str) -> ModelShape:
+        """The shape of a student name; ValueError naming the known ones if there is none."""
+        known = {**LAB_PRESETS, **dict(self.shapes)}
+        if student not in known:
+            raise ValueError(f"unknown student preset {student!r}; known: {', '.join(known)}")
+        return known[student]
+
+    def validate(self) -> None:
+        """ValueError on a matrix no run could train (before anything is trained)."""
+        if not self.students or len(set(self.students)) != len(self.students):
+            raise ValueError(f"students must be non-empty and distinct, got {self.students}")
+        for student in self.students:
+            s = self.shape(student)
+            if min(s.emb_dim, s.num_heads, s.head_dim, s.mlp_dim, s.num_layers) <= 0:
+                raise ValueError(f"student {student!r}: every dimension must be > 0, got {s}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods or len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"unknown or repeated method(s) in {list(self.methods)}; "
+                             f"choose distinct ones from {', '.join(METHODS)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
+        lam = float(self.rationale_weight)
+        if not math.isfinite(lam) or lam < 0:
+            raise ValueError(f"rationale_weight (λ) must be a finite number >= 0, got {lam}")
+        bad = [t for t in self.generic_tasks if t not in ("bbh/ao", "bbh/cot")]
+        if bad:
+            raise ValueError(f"generic_tasks must be bbh/ao or bbh/cot, got {bad}")
+        b = self.specialize
+        if b is not None and min(b.steps, b.batch_size, b.checkpoint_period) <= 0:
+            raise ValueError("specialize: steps, checkpoint_period and batch_size must be > 0")
+        if (self.test_examples is not None and self.test_examples <= 0) or \
+                self.cost_examples <= 0 or self.bootstrap_samples <= 0:
+            raise ValueError("test_examples, cost_examples and bootstrap_samples must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodRun:
+    """One cell of the matrix: a student size trained by a method with a seed."""
+
+    student: str
+    method: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.student}_{self.method}_s{self.seed}"
+
+
+def load(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> tuple[LabConfig,
+                                                                       MethodsConfig]:
+    """(LabConfig, MethodsConfig) bound by ``gin_files`` then ``bindings``; ValueError on
+    settings no run could use."""
+    import gin
+    from t5spec.lab import config as lab_config
+
+    cfg = lab_config.load(gin_files, bindings)
+    mcfg = gin.get_configurable(MethodsConfig)()
+    mcfg.validate()
+    return cfg, mcfg
+
+
+def runs(mcfg: MethodsConfig) -> list[MethodRun]:
+    """Every cell, by size, then method, then seed."""
+    return [MethodRun(s, m, seed) for s in mcfg.students for m in mcfg.methods
+            for seed in mcfg.seeds]  # fmt: skip
+
+
+def param_count(shape: ModelShape, vocab_rows: int) -> int:
+    """Trainable parameters of the lab's T5 1.1 network (untied logits, gated-GeLU MLP,
+    32-bucket relative position biases), e.g. 90_464 for ``lab_xs`` with 1024 rows."""
+    d, m, inner = shape.emb_dim, shape.mlp_dim, shape.num_heads * shape.head_dim
+    attention, mlp = 4 * d * inner, 3 * d * m
+    encoder = shape.num_layers * (attention + mlp + 2 * d) + d
+    decoder = shape.num_layers * (2 * attention + mlp + 3 * d) + d
+    return 2 * vocab_rows * d + encoder + decoder + 2 * 32 * shape.num_heads
+
+
+# ------------------------------------------------------------------------------ paths & argv
+def generalist_dir(paths: st.LabPaths, student: str) -> Path:
+    return paths.run("methods") / student / "generalist"
+
+
+def run_dir(paths: st.LabPaths, run: MethodRun) -> Path:
+    return paths.run("methods") / run.student / f"{run.method}_s{run.seed}"
+
+
+def model_gin(paths: st.LabPaths, student: str) -> Path:
+    return paths.model_gin(f"student_{student}")
+
+
+def budget(cfg: LabConfig, mcfg: MethodsConfig) -> TrainBudget:
+    return mcfg.specialize or cfg.specialize
+
+
+def final_step(cfg: LabConfig, mcfg: MethodsConfig) -> int:
+    """The step of every specialization run's last checkpoint (generalist steps included)."""
+    return cfg.generalist.steps + budget(cfg, mcfg).steps
+
+
+def eval_dir(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
+    """Where ``t5x.eval`` of the last checkpoint writes (as ``t5spec eval`` files it)."""
+    return run_dir(paths, run) / "eval" / f"test_checkpoint_{final_step(cfg, mcfg)}"
+
+
+def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[str]:
+    argv = st._train_argv(model_gin(paths, student), "generalist.gin",
+                          generalist_dir(paths, student), cfg.generalist, cfg.generalist.steps,
+                          cfg.seed)  # fmt: skip
+    return [*argv, f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
+            f"--gin.LabTaskConfig.generic_seed={cfg.seed + 1001}",
+            f"--gin.LabTaskConfig.math_rate={cfg.math_rate}"]  # fmt: skip
+
+
+def _method_bindings(mcfg: MethodsConfig, method: str) -> list[str]:
+    if method in ("sm", "dm"):
+        return [f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}",
+                "--gin.train_script.train.infer_eval_dataset_cfg=None",  # test eval: own stage
+                "--gin.train_script.train.run_eval_before_training=False"]  # fmt: skip
+    loss = "kl" if method == "hybrid" else "ce"
+    return [f"--gin.RATIONALE_LOSS={loss!r}",
+            f"--gin.RATIONALE_WEIGHT={float(mcfg.rationale_weight)}"]  # fmt: skip
+
+
+def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+                    run: MethodRun) -> list[str]:  # fmt: skip
+    """``python -m t5x.train`` of one cell, from the size's generalist."""
+    run_gin = "specialize.gin" if run.method in ("sm", "dm") else "stepbystep.gin"
+    start = cfg.generalist.steps
+    argv = st._train_argv(model_gin(paths, run.student), run_gin, run_dir(paths, run),
+                          budget(cfg, mcfg), final_step(cfg, mcfg),
+                          cfg.seed + 2 + run.seed)  # fmt: skip
+    init = st.last_checkpoint(generalist_dir(paths, run.student), start)
+    return [*argv, f"--gin.INITIAL_CHECKPOINT_PATH={str(init)!r}",
+            f"--gin.ALIGNED_DATA={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
+            *_method_bindings(mcfg, run.method)]  # fmt: skip
+
+
+def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
+    """SeqIO task names evaluated on the test split for a method's students."""
+    mode = EVAL_MODE[method]
+    math = [f"t5spec_eval_{b}_{mode}" for b in ("gsm8k", *OOD)]
+    return (*math, *(f"t5spec_eval_bbh_{t.split('/')[1]}" for t in mcfg.generic_tasks))
+
+
+def eval_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+              run: MethodRun) -> list[str]:  # fmt: skip
+    """``python -m t5x.eval`` of the last checkpoint (:func:`t5spec.evaluate.command`)."""
+    from t5spec.evaluate import command
+
+    ev = cfg.evaluation
+    request = command.EvalRequest(
+        checkpoint=str(st.last_checkpoint(run_dir(paths, run), final_step(cfg, mcfg))),
+        model_gin=str(model_gin(paths, run.student)),
+        output_dir=str(eval_dir(cfg, mcfg, paths, run)),
+        mixture=eval_tasks(mcfg, run.method), split="test",
+        max_examples=mcfg.test_examples or ev.test_examples,
+        max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
+        vocab=str(paths.vocab("student")), data_dir=str(paths.data),
+        bindings=(f"utils.DatasetConfig.task_feature_lengths={st.eval_lengths(cfg)!r}",),
+    )
+    return command.t5x_eval_argv(request)
+
+
+def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+              run: MethodRun) -> list[str]:  # fmt: skip
+    """``python -m t5spec.lab.inference_cost`` of the last checkpoint in the method's mode."""
+    import sys
+
+    out = eval_dir(cfg, mcfg, paths, run) / "inference_cost.json"
+    checkpoint = st.last_checkpoint(run_dir(paths, run), final_step(cfg, mcfg))
+    mode = "label" if EVAL_MODE[run.method] == "sbs_label" else "zs_cot"
+    return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
+            f"--vocab={paths.vocab('student')}", f"--data_dir={paths.data}", f"--mode={mode}",
+            f"--examples={mcfg.cost_examples}",
+            f"--max_new_tokens={cfg.evaluation.max_decode_length}",
+            f"--batch_size={cfg.evaluation.batch_size}", f"--output={out}"]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ the graph
+BASE_STAGES = ("data", "teacher", "sample", "align")
+
+
+def write_model_gin(mcfg: MethodsConfig, paths: st.LabPaths, student: str) -> Path:
+    """Writes ``LAB/gin/student_<size>.gin`` (needs the data stage's student vocabulary)."""
+    gin_file = model_gin(paths, student)
+    vocab = paths.vocab("student")
+    gin_file.parent.mkdir(parents=True, exist_ok=True)
+    gin_file.write_text(st.model_gin_text(mcfg.shape(student), vocab, st.vocab_rows(vocab)))
+    return gin_file
+
+
+def _generalist(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, student: str, stage):
+    from t5spec.lab import pipeline
+
+    write_model_gin(mcfg, paths, student)
+    argv = generalist_argv(cfg, paths, student)
+    return pipeline._train(argv, paths.log(stage.name), paths, stage)
+
+
+def _evaluate(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun,
+              stage) -> str:  # fmt: skip
+    import json
+
+    from t5spec.lab.runner import child_env, run_logged
+
+    for argv in (eval_argv(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)):
+        run_logged(argv, paths.log(stage.name), child_env(paths))
+    folder = eval_dir(cfg, mcfg, paths, run)
+    cost = json.loads((folder / "inference_cost.json").read_text())
+    results = folder / "inference_eval" / "results.jsonl"
+    accs = [json.loads(ln) for ln in results.read_text().splitlines() if ln.strip()]
+    cells = ", ".join(f"{r['column']} {r['metrics']['accuracy']:.2f}" for r in accs)
+    return f"{cells}; {cost['tokens_per_answer']:.1f} tokens/answer"
+
+
+def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> list:
+    """The methods graph: the lab's data/teacher/sample/align stages, then per size a
+    generalist, per cell a training and an evaluation stage, and ``methods_report``."""
+    from t5spec.lab import pipeline
+    from t5spec.lab.runner import Stage, fingerprint, logged_train_step
+
+    graph = [s for s in pipeline.build_stages(cfg, paths) if s.name in BASE_STAGES]
+    for student in mcfg.students:
+        name, argv = f"generalist_{student}", generalist_argv(cfg, paths, student)
+        log = paths.log(name)
+        graph.append(Stage(
+            name, ("data",), lambda s, u=student: _generalist(cfg, mcfg, paths, u, s),
+            fingerprint(argv, mcfg.shape(student)),
+            outputs=(generalist_dir(paths, student), log),
+            progress=(cfg.generalist.steps, lambda lg=log: logged_train_step(lg))))
+    start, steps = cfg.generalist.steps, budget(cfg, mcfg).steps
+    for run in runs(mcfg):
+        graph.append(pipeline._train_stage(
+            f"train_{run.name}", (f"generalist_{run.student}", "align"),
+            specialize_argv(cfg, mcfg, paths, run),
+            run_dir(paths, run), steps, paths, start=start))
+        evals = [eval_argv(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
+        graph.append(Stage(
+            f"eval_{run.name}", (f"train_{run.name}",),
+            lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
+            outputs=(eval_dir(cfg, mcfg, paths, run), paths.log(f"eval_{run.name}"))))
+    graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in runs(mcfg)),
+                       lambda s: _report(cfg, mcfg, paths),
+                       fingerprint("methods_report", time.time())))
+    return graph
+
+
+def _report(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
+    from t5spec.lab import methods_report
+
+    cells = []
+    rows = st.vocab_rows(paths.vocab("student"))
+    for run in runs(mcfg):
+        cells.append(methods_report.CellDir(
+            student=run.student, params=param_count(mcfg.shape(run.student), rows),
+            method=run.method, seed=run.seed, eval_dir=eval_dir(cfg, mcfg, paths, run)))
+    out = methods_report.write_report(cells, paths.report, samples=mcfg.bootstrap_samples,
+                                      settings=_settings_text(cfg, mcfg))
+    return str(out)
+
+
+def _settings_text(cfg: LabConfig, mcfg: MethodsConfig) -> str:
+    b = budget(cfg, mcfg)
+    return (f"Each cell: the size's generalist ({cfg.generalist.steps} steps) specialized for "
+            f"{b.steps} steps (batch {b.batch_size}, learning rate {b.learning_rate}) on the "
+            f"same aligned teacher samples; λ = {mcfg.rationale_weight:g} for sbs/hybrid; "
+            f"seeds {list(mcfg.seeds)}; test examples per task "
+            f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint.")
+
+
+def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
+    """Every command of a methods run as shell lines (``t5spec lab --print_only``)."""
+    import shlex
+
+    argvs = [st.teacher_argv(cfg, paths), st.serve_argv(cfg, paths, 8000),
+             st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
+    argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
+    for run in runs(mcfg):
+        argvs += [specialize_argv(cfg, mcfg, paths, run), eval_argv(cfg, mcfg, paths, run),
+                  cost_argv(cfg, mcfg, paths, run)]  # fmt: skip
+    env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
+    return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)
