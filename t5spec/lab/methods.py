@@ -198,9 +198,8 @@ def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[st
 
 def _method_bindings(mcfg: MethodsConfig, method: str) -> list[str]:
     if method in ("sm", "dm"):
-        return [f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}",
-                "--gin.train_script.train.infer_eval_dataset_cfg=None",  # test eval: own stage
-                "--gin.train_script.train.run_eval_before_training=False"]  # fmt: skip
+        return [f"--gin_file={st.GIN / 'lab' / 'no_dev_eval.gin'}",  # test eval: own stage
+                f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}"]  # fmt: skip
     loss = "kl" if method == "hybrid" else "ce"
     return [f"--gin.RATIONALE_LOSS={loss!r}",
             f"--gin.RATIONALE_WEIGHT={float(mcfg.rationale_weight)}"]  # fmt: skip
@@ -227,23 +226,34 @@ def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
     return (*math, *(f"t5spec_eval_bbh_{t.split('/')[1]}" for t in mcfg.generic_tasks))
 
 
-def eval_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
-              run: MethodRun) -> list[str]:  # fmt: skip
-    """``python -m t5x.eval`` of the last checkpoint (:func:`t5spec.evaluate.command`)."""
+def _eval_mixtures(mcfg: MethodsConfig, method: str) -> list[str | tuple[str, ...]]:
+    """One ``t5x.eval`` mixture per run for sm/dm (an ad-hoc ``evaluation.mixture_of``);
+    sbs/hybrid: the registered ``t5spec_eval_math_sbs_label`` mixture, then the generic
+    tasks (``mixture_of`` resolves only :mod:`t5spec.evaluate.benchmarks` names)."""
+    tasks = eval_tasks(mcfg, method)
+    if EVAL_MODE[method] != "sbs_label":
+        return [tasks]
+    generic = tasks[1 + len(OOD):]
+    return ["t5spec_eval_math_sbs_label",
+            *([generic[0]] if len(generic) == 1 else [generic] if generic else [])]
+
+
+def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+               run: MethodRun) -> list[list[str]]:  # fmt: skip
+    """``python -m t5x.eval`` of the last checkpoint (:mod:`t5spec.evaluate.command`), all
+    writing into :func:`eval_dir`."""
     from t5spec.evaluate import command
 
     ev = cfg.evaluation
-    request = command.EvalRequest(
+    return [command.t5x_eval_argv(command.EvalRequest(
         checkpoint=str(st.last_checkpoint(run_dir(paths, run), final_step(cfg, mcfg))),
         model_gin=str(model_gin(paths, run.student)),
-        output_dir=str(eval_dir(cfg, mcfg, paths, run)),
-        mixture=eval_tasks(mcfg, run.method), split="test",
+        output_dir=str(eval_dir(cfg, mcfg, paths, run)), mixture=mixture, split="test",
         max_examples=mcfg.test_examples or ev.test_examples,
         max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
         vocab=str(paths.vocab("student")), data_dir=str(paths.data),
         bindings=(f"utils.DatasetConfig.task_feature_lengths={st.eval_lengths(cfg)!r}",),
-    )
-    return command.t5x_eval_argv(request)
+    )) for mixture in _eval_mixtures(mcfg, run.method)]
 
 
 def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
@@ -288,7 +298,7 @@ def _evaluate(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: Meth
 
     from t5spec.lab.runner import child_env, run_logged
 
-    for argv in (eval_argv(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)):
+    for argv in (*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)):
         run_logged(argv, paths.log(stage.name), child_env(paths))
     folder = eval_dir(cfg, mcfg, paths, run)
     cost = json.loads((folder / "inference_cost.json").read_text())
@@ -319,7 +329,7 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
             f"train_{run.name}", (f"generalist_{run.student}", "align"),
             specialize_argv(cfg, mcfg, paths, run),
             run_dir(paths, run), steps, paths, start=start))
-        evals = [eval_argv(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
+        evals = [*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
         graph.append(Stage(
             f"eval_{run.name}", (f"train_{run.name}",),
             lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
@@ -361,7 +371,7 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
              st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
     argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
     for run in runs(mcfg):
-        argvs += [specialize_argv(cfg, mcfg, paths, run), eval_argv(cfg, mcfg, paths, run),
+        argvs += [specialize_argv(cfg, mcfg, paths, run), *eval_argvs(cfg, mcfg, paths, run),
                   cost_argv(cfg, mcfg, paths, run)]  # fmt: skip
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -88,6 +88,8 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
     resolved = ginconfig.resolve(*_split(methods.generalist_argv(cfg, paths, student)))
     assert resolved.train_dataset_cfg.mixture_or_task_name == "t5spec_lab_generalist"
     assert resolved.model.module.config.emb_dim == mcfg.shape(student).emb_dim
+    assert "no_dev_eval.gin" in " ".join(
+        methods.specialize_argv(cfg, mcfg, paths, methods.MethodRun(student, "sm", 0)))
     for method, mixture, loss in [("sm", "t5spec_gsm8k_spec", 0.0),
                                   ("dm", "t5spec_gsm8k_spec", 1.0),
                                   ("sbs", "t5spec_gsm8k_sbs", "ce"),
@@ -105,9 +107,10 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
             assert type(model).__name__ == "StepByStepModel"
             assert (model.rationale_loss, model.rationale_weight) == (loss, 1.0)
         assert f"--gin.RANDOM_SEED={cfg.seed + 3}" in argv
-        evaluated = " ".join(methods.eval_argv(cfg, mcfg, paths, run))
+        evaluated = " ".join(" ".join(a) for a in methods.eval_argvs(cfg, mcfg, paths, run))
         mode = "sbs_label" if method in ("sbs", "hybrid") else "zs_cot"
-        assert f"t5spec_eval_svamp_{mode}" in evaluated and "t5spec_eval_bbh_ao" in evaluated
+        svamp = "t5spec_eval_math_sbs_label" if mode == "sbs_label" else "t5spec_eval_svamp_zs_cot"
+        assert svamp in evaluated and "t5spec_eval_bbh_ao" in evaluated
         assert f"checkpoint_{final}" in evaluated and "'test'" in evaluated
         cost = methods.cost_argv(cfg, mcfg, paths, run)
         assert f"--mode={'label' if mode == 'sbs_label' else 'zs_cot'}" in cost
