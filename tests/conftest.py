@@ -31,3 +31,37 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+VOCAB = "t5_vocab/spiece.model"
+
+
+@pytest.fixture(scope="session")
+def aligned_dir(tmp_path_factory, data_dir) -> Path:
+    """The paper's real Codex samples (correct ones), aligned by t5spec.align, as shards."""
+    from t5spec.align import paper_release, store
+    from t5spec.align.aligner import Aligner
+    from t5spec.align.vocab import load_vocab
+
+    samples = [s for s in paper_release.load_codex_samples(data_dir) if s.correct]
+    aligned = Aligner(load_vocab(str(data_dir / VOCAB))).align(samples)
+    out = tmp_path_factory.mktemp("aligned")
+    store.write_shards(aligned, out, records_per_shard=20)
+    return out
+
+
+@pytest.fixture()
+def task_gin(aligned_dir, data_dir):
+    """Binds the task paths (vocab, aligned shards) for in-process SeqIO tests."""
+    import gin
+
+    with gin.unlock_config():
+        gin.parse_config(
+            "from __gin__ import dynamic_registration\n"
+            "from t5spec.tasks import config as task_config\n"
+            f"task_config.TaskPaths.vocab_path = '{data_dir / VOCAB}'\n"
+            "task_config.TaskPaths.vocab_extra_ids = 100\n"
+            f"task_config.TaskPaths.aligned_pattern = '{aligned_dir}/*.tfrecord'\n"
+        )
+    yield
+    gin.clear_config()

@@ -27,6 +27,7 @@ Metrics besides T5X's (``loss`` is the combined loss above): ``sbs/label_loss_pe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -51,40 +52,25 @@ class StepByStepModel(SpecializationModel):
 
     def __init__(
         self,
-        module,
-        input_vocabulary,
-        output_vocabulary,
-        optimizer_def,
-        decode_fn=None,
-        feature_converter_cls=None,
-        label_smoothing: float = 0.0,
-        z_loss: float = 0.0,
-        loss_normalizing_factor=None,
-        default_decoder_params=None,
-        *,
+        *args: Any,
         rationale_weight: float = 1.0,
         rationale_loss: str = "ce",
         renormalize_teacher: bool = False,
+        **kwargs: Any,
     ):
+        """``args``/``kwargs``: ``EncoderDecoderModel``'s (module, vocabularies, optimizer…)."""
         stepbystep.check_rationale_loss(rationale_weight, rationale_loss)
-        factor = getattr(loss_normalizing_factor, "name", loss_normalizing_factor)
+        factor = kwargs.get("loss_normalizing_factor")
+        factor = getattr(factor, "name", factor)
         if factor not in _SUPPORTED_FACTORS:
             raise ValueError(
                 f"StepByStepModel averages each task over its own tokens; "
                 f"loss_normalizing_factor must be None or 'NUM_REAL_TARGET_TOKENS', got "
-                f"{loss_normalizing_factor!r}"
+                f"{kwargs.get('loss_normalizing_factor')!r}"
             )
         super().__init__(
-            module=module,
-            input_vocabulary=input_vocabulary,
-            output_vocabulary=output_vocabulary,
-            optimizer_def=optimizer_def,
-            decode_fn=decode_fn,
-            feature_converter_cls=feature_converter_cls,
-            label_smoothing=label_smoothing,
-            z_loss=z_loss,
-            loss_normalizing_factor=loss_normalizing_factor,
-            default_decoder_params=default_decoder_params,
+            *args,
+            **kwargs,
             distill_weight=1.0 if rationale_loss == "kl" else 0.0,
             renormalize_teacher=renormalize_teacher,
             format_names=(*FORMATS, *stepbystep.TASKS),

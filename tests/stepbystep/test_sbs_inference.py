@@ -24,13 +24,13 @@ ANSWER_SENTENCE = re.compile(r"The answer is -?[\d,]+(\.\d+)?(/\d+)?")
 
 
 @pytest.fixture(scope="module")
-def student(sbs_aligned_dir, data_dir, vocabulary):
+def student(aligned_dir, data_dir, vocabulary):
     """120 Adam steps of batch 8 on t5spec_gsm8k_sbs (hybrid: KL on rationales, λ = 0.5)."""
     gin.parse_config(
         "from __gin__ import dynamic_registration\n"
         "from t5spec.tasks import config as task_config\n"
         f"task_config.TaskPaths.vocab_path = '{data_dir / 't5_vocab/spiece.model'}'\n"
-        f"task_config.TaskPaths.aligned_pattern = '{sbs_aligned_dir}/*.tfrecord'\n")
+        f"task_config.TaskPaths.aligned_pattern = '{aligned_dir}/*.tfrecord'\n")
     try:
         return train(vocabulary, steps=120, batch_size=8, lr=1e-2,
                      rationale_weight=LAMBDA, rationale_loss="kl")
@@ -44,12 +44,12 @@ def decoder(student):
 
 
 @pytest.fixture(scope="module")
-def questions(sbs_aligned_dir):
+def questions(aligned_dir):
     """The questions of the aligned Codex samples (two GSM8K train problems) and their golds:
     a 1M-parameter student trained for seconds knows these, not unseen ones."""
     from t5spec.align import store
 
-    gold = {s.question: s.gold for s in store.read_aligned(str(sbs_aligned_dir))}
+    gold = {s.question: s.gold for s in store.read_aligned(str(aligned_dir))}
     qs = sorted(gold) * 2
     return qs, [Fraction(gold[q]) for q in qs]
 

@@ -34,13 +34,13 @@ def _scalars(event_dir: Path) -> dict[str, dict[int, float]]:
 
 
 def test_t5x_trains_and_evaluates_a_step_by_step_student(tmp_path, repo_root, data_dir,
-                                                         sbs_aligned_dir):
+                                                         aligned_dir):
     run = tmp_path / "sbs_run"
     argv = [
         sys.executable, "-m", "t5x.train",
         "--gin_file=gin/flant5_small_sbs.gin", "--gin_file=gin/cpu_tiny.gin",
         f"--gin.MODEL_DIR='{run}'",
-        f"--gin.ALIGNED_DATA='{sbs_aligned_dir}/gsm8k_train-*.tfrecord'",
+        f"--gin.ALIGNED_DATA='{aligned_dir}/gsm8k_train-*.tfrecord'",
         f"--gin.T5SPEC_VOCAB='{data_dir / 't5_vocab' / 'spiece.model'}'",
         "--gin.EVAL_MIXTURE='t5spec_eval_gsm8k_sbs_label'",
         "--gin.RATIONALE_LOSS='kl'", "--gin.RATIONALE_WEIGHT=0.5",

@@ -28,8 +28,8 @@ def test_names_registered():
     assert "t5spec_eval_svamp_sbs_label" in seqio.TaskRegistry.names()
 
 
-def test_both_prefixes_from_the_same_teacher_sample(sbs_gin, sbs_aligned_dir):
-    aligned = {s.key: s for s in store.read_aligned(str(sbs_aligned_dir))}
+def test_both_prefixes_from_the_same_teacher_sample(task_gin, aligned_dir):
+    aligned = {s.key: s for s in store.read_aligned(str(aligned_dir))}
     labels = _examples(sbs_tasks.task_name("label"))
     rationales = _examples(sbs_tasks.task_name("rationale"))
     assert len(labels) == len(rationales) == len(aligned) > 40
@@ -52,7 +52,7 @@ def test_both_prefixes_from_the_same_teacher_sample(sbs_gin, sbs_aligned_dir):
     assert sum(int(r["teacher_mask"].sum()) for r in rationales) > 0
 
 
-def test_prefixes_are_gin_configurable(sbs_gin):
+def test_prefixes_are_gin_configurable(task_gin):
     gin.bind_parameter("t5spec.tasks.stepbystep.StepByStepConfig.label_prefix", "predict: ")
     gin.bind_parameter("t5spec.tasks.stepbystep.StepByStepConfig.rationale_prefix", "explain: ")
     (lab,) = _examples(sbs_tasks.task_name("label"), n=1)
@@ -63,7 +63,7 @@ def test_prefixes_are_gin_configurable(sbs_gin):
     assert ev["inputs_pretokenized"].decode().startswith("predict: ")
 
 
-def test_gold_tasks(sbs_gin):
+def test_gold_tasks(task_gin):
     (lab,) = _examples(sbs_tasks.task_name("label", gold=True), n=1)
     (rat,) = _examples(sbs_tasks.task_name("rationale", gold=True), n=1)
     question = lab["inputs_pretokenized"].decode().removeprefix("[label] ")
@@ -75,7 +75,7 @@ def test_gold_tasks(sbs_gin):
     assert rat["teacher_mask"].sum() == 0
 
 
-def test_mixture_batches_carry_the_task_ids(sbs_gin):
+def test_mixture_batches_carry_the_task_ids(task_gin):
     from t5spec.feature_converters import DistillationFeatureConverter
 
     lengths = {"inputs": 128, "targets": 64}
@@ -89,7 +89,7 @@ def test_mixture_batches_carry_the_task_ids(sbs_gin):
     assert ((ids > 0) == (batch["decoder_target_tokens"] > 0)).all()
 
 
-def test_eval_tasks_are_scored_by_the_math_metric(sbs_gin):
+def test_eval_tasks_are_scored_by_the_math_metric(task_gin):
     gin.bind_parameter("t5spec.tasks.evaluation.EvalBudget.max_examples", 3)
     task = seqio.get_mixture_or_task("t5spec_eval_multiarith_sbs_label")
     rows = _examples(task.name, split="test", lengths={"inputs": 256, "targets": 16})
