@@ -179,9 +179,11 @@ def verdict(rows: Sequence[Row], column: str) -> str:
         if len(ranked) < 2:
             continue
         (best, winner), (second, runner) = ranked[0], ranked[1]
-        if best.mean == second.mean:
-            clauses.append(f"at {student} {winner} and {runner} tie "
-                           f"({100 * best.mean:.1f}%)")
+        tied = [m for e, m in ranked if e.mean == best.mean]
+        if len(tied) > 1:
+            names = "all methods" if len(tied) == len(ranked) > 2 else \
+                ", ".join(tied[:-1]) + f" and {tied[-1]}"
+            clauses.append(f"at {student} {names} tie ({100 * best.mean:.1f}%)")
         elif best.overlaps(second):
             clauses.append(f"at {student} {winner} leads ({100 * best.mean:.1f}% vs {runner} "
                            f"{100 * second.mean:.1f}%) but the difference is inside the noise "

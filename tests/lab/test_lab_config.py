@@ -56,7 +56,7 @@ def test_every_t5x_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("T5SPEC_DATA_DIR", str(paths.data))
     for argv, mixture, steps in [
         (stages.generalist_argv(quick, paths), "t5spec_lab_generalist", 4),
-        (stages.teacher_argv(quick, paths), "t5spec_lab_teacher", 4),
+        (stages.teacher_argv(quick, paths), "t5spec_lab_teacher", 40),
         (stages.specialize_argv(quick, paths, 0.0), "t5spec_gsm8k_spec", 8),
     ]:  # fmt: skip
         resolved = ginconfig.resolve(*_split(argv))
