@@ -215,6 +215,7 @@ def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
                           cfg.seed + 2 + run.seed)  # fmt: skip
     init = st.last_checkpoint(generalist_dir(paths, run.student), start)
     return [*argv, f"--gin.INITIAL_CHECKPOINT_PATH={str(init)!r}",
+            "--gin.utils.SaveCheckpointConfig.save_dataset=False",  # see stages.specialize_argv
             f"--gin.ALIGNED_DATA={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
             *_method_bindings(mcfg, run.method)]  # fmt: skip
 

@@ -147,6 +147,9 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
     return [
         *argv,
         f"--gin.INITIAL_CHECKPOINT_PATH={_q(last_checkpoint(paths.run('generalist'), start))}",
+        # T5X would restore the generalist's data position into this run's other pipeline
+        # (an Orbax initial checkpoint + save_dataset); the lab's runs are short, so none.
+        "--gin.utils.SaveCheckpointConfig.save_dataset=False",
         f"--gin.ALIGNED_DATA={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
         f"--gin.DISTILL_WEIGHT={float(distill_weight)}",
         "--gin.EVAL_MIXTURE=@evaluation.mixture_of()",
