@@ -75,8 +75,12 @@ def served_teacher(cfg: LabConfig, paths: st.LabPaths) -> Iterator[str]:
 
 
 def _store_count(directory: Path) -> int:
-    return sum(sum(1 for _ in open(p, "rb")) for p in directory.glob("*.jsonl")) \
-        if directory.is_dir() else 0
+    """Records in a teacher store so far (one JSON line each; progress only)."""
+    total = 0
+    for path in directory.glob("*.jsonl") if directory.is_dir() else ():
+        with path.open("rb") as f:
+            total += sum(1 for _ in f)
+    return total
 
 
 # ------------------------------------------------------------------------------- actions
