@@ -95,9 +95,14 @@ def load_run_data(run_dir: str | os.PathLike) -> RunData:
         info=info,
         dev=dev,
         test=results.accuracy_table(records, "test"),
-        selections=select.select_all(dev) if dev else dict.fromkeys(select.RULES),
+        selections=_selections(dev, info.eval_before_training),
         loss=read_loss_curve(path),
     )
+
+
+def _selections(dev: results.Table, eval_before_training: bool) -> dict:
+    candidates = select.trained_steps(dev, eval_before_training)
+    return select.select_all(candidates) if candidates else dict.fromkeys(select.RULES)
 
 
 # ------------------------------------------------------------------------------------ tables

@@ -17,7 +17,8 @@ bytes (pieces that split one UTF-8 character are merged into one token), so ``to
 join to ``text`` — with a T5 vocabulary the text starts with a space (T5's dummy prefix).
 Alternatives that are a partial character read ``bytes:\\xNN``, as OpenAI writes them.
 
-Batching: requests wait ``--batch_wait_ms`` for company, then rows with the same
+Batching: requests wait for as many rows as were in flight last time, at most
+``--batch_wait_ms`` or half a decode (see :class:`Batcher`), then rows with the same
 temperature/top_p (``n`` rows per prompt) are decoded together, up to ``--max_batch``, by
 :class:`t5spec.models.decoding.Decoder` (T5X's ``temperature_sample`` with per-step top-k
 records); more arrive while a batch runs. Shapes are padded to powers of two so only a few
@@ -115,12 +116,16 @@ class Engine:
             temperature=rows[0].temperature, top_p=top_p,
             num_alternatives=NUM_ALTERNATIVES, seed=seed)
         gen = self.decoder.generate(tokens, params)
-        return [self._choice(gen, b, r) for b, r in enumerate(rows)]
+        n = len(rows)  # plain lists once per batch: no per-element numpy scalars below
+        lists = _Lists(gen.lengths[:n].tolist(), gen.tokens[:n].tolist(),
+                       gen.token_logprobs[:n], gen.top_ids[:n].tolist(),
+                       gen.top_logprobs[:n].tolist())
+        return [self._choice(lists, b, r) for b, r in enumerate(rows)]
 
-    def _choice(self, gen: Any, b: int, row: Row) -> dict:
+    def _choice(self, gen: _Lists, b: int, row: Row) -> dict:
         """``text``, ``finish_reason``, ``logprobs`` and the id count of one generated row."""
-        length = min(int(gen.lengths[b]), row.max_tokens)
-        ids = [int(t) for t in gen.tokens[b, :length]]
+        length = min(gen.lengths[b], row.max_tokens)
+        ids = gen.tokens[b][:length]
         finish = "length"
         if self.eos_id in ids:
             ids, finish = ids[:ids.index(self.eos_id)], "stop"
@@ -135,24 +140,38 @@ class Engine:
             out["logprobs"] = self._logprobs(gen, b, row, groups)
         return out
 
-    def _logprobs(self, gen: Any, b: int, row: Row, groups: list[tuple[str, range]]) -> dict:
+    def _logprobs(self, gen: _Lists, b: int, row: Row, groups: list[tuple[str, range]]) -> dict:
         tokens, token_lp, tops, offsets = [], [], [], []
         offset = row.prompt_chars
+        row_lp, row_ids, row_top = gen.token_logprobs[b], gen.top_ids[b], gen.top_logprobs[b]
+        alt_text = self.alt_text
         for text, span in groups:
             tokens.append(text)
-            token_lp.append(float(sum(gen.token_logprobs[b, t] for t in span)))
+            token_lp.append(float(sum(row_lp[t] for t in span)))  # float32 sum, as generated
             first = span[0]
             top: dict[str, float] = {}
-            for i, lp in zip(gen.top_ids[b, first], gen.top_logprobs[b, first], strict=True):
+            for i, lp in zip(row_ids[first], row_top[first], strict=True):
                 if len(top) == row.logprobs:
                     break
-                top.setdefault(self.alt_text[int(i)], float(lp))
+                top.setdefault(alt_text[i], lp)
             top.setdefault(text, token_lp[-1])
             tops.append(top)
             offsets.append(offset)
             offset += len(text)
         return {"tokens": tokens, "token_logprobs": token_lp, "top_logprobs": tops,
                 "text_offset": offsets}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lists:
+    """A :class:`~t5spec.models.decoding.Generation`'s first rows as Python lists (token
+    log-probs stay float32 numpy: merged tokens sum them in float32)."""
+
+    lengths: list[int]
+    tokens: list[list[int]]
+    token_logprobs: Any
+    top_ids: list[list[list[int]]]
+    top_logprobs: list[list[list[float]]]
 
 
 def _show(raw: bytes) -> str:
@@ -194,7 +213,17 @@ def _apply_stop(strings: list[str], stop: tuple[str, ...]) -> tuple[int, bool]:
 
 
 class Batcher:
-    """Collects rows for ``wait_s``, then decodes compatible ones together on one thread."""
+    """Waits for the rows it expects, then decodes compatible ones together on one thread.
+
+    Clients answered by one batch come back one by one, each after its response was written
+    and read (tens of milliseconds on a busy CPU), so a fixed short wait starts a half-full
+    batch — padded to the next power of two, it costs a full one — and the rest wait for
+    another decode of the same cost; the two halves then stay out of step. So a batch starts
+    once ``expected`` rows wait — the rows of the previous batch plus those that queued while
+    it ran (``max_batch`` before the first) — or after ``batch_wait_ms`` or half the previous
+    decode's time, whichever is longer. A lone client is served at once; when clients leave,
+    one wait ends at the deadline and the expectation drops.
+    """
 
     def __init__(self, engine: Engine, config: ServeConfig):
         self.engine, self.config = engine, config
@@ -203,6 +232,7 @@ class Batcher:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="t5spec-decode")
         self.seed = config.seed
         self.stats = {"batches": 0, "rows": 0}
+        self.expected, self.last_seconds = config.max_batch, 0.0
 
     async def submit(self, rows: list[Row]) -> list[dict]:
         loop = asyncio.get_running_loop()
@@ -221,12 +251,20 @@ class Batcher:
         self.pending = [r for r in self.pending if id(r) not in chosen]
         return [r for r in group if not r.future.done()]  # drop cancelled requests
 
+    async def _gather(self) -> None:
+        """Returns once the expected rows wait, or at the deadline (see class doc)."""
+        loop = asyncio.get_running_loop()
+        wait = self.config.batch_wait_ms / 1000
+        target = min(self.config.max_batch, self.expected)
+        deadline = loop.time() + max(wait, self.last_seconds / 2)
+        while len(self.pending) < target and (left := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(left, 0.002))
+
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self.wake.wait()
-            if len(self.pending) < self.config.max_batch:
-                await asyncio.sleep(self.config.batch_wait_ms / 1000)
+            await self._gather()
             group = self._take()
             if not self.pending:
                 self.wake.clear()
@@ -235,11 +273,14 @@ class Batcher:
             self.seed += 1
             self.stats["batches"] += 1
             self.stats["rows"] += len(group)
+            start = loop.time()
             try:
                 results = await loop.run_in_executor(
                     self.executor, self.engine.run, group, self.seed, self.config.min_batch)
             except Exception as e:  # a decode failure fails its requests, not the server
                 results = [e] * len(group)
+            self.expected = len(group) + len(self.pending)
+            self.last_seconds = loop.time() - start
             for row, result in zip(group, results, strict=True):
                 if row.future.done():
                     continue

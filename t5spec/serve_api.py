@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_LOGPROBS = 5
@@ -40,9 +41,7 @@ class CompletionRequest(BaseModel):
 
 
 def error(status: int, message: str, *, param: str | None = None, code: str | None = None,
-          kind: str = "invalid_request_error"):
-    from fastapi.responses import JSONResponse
-
+          kind: str = "invalid_request_error") -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return JSONResponse(body, status_code=status)
 
@@ -141,7 +140,10 @@ def add_routes(app: Any, engine: Any, batcher: Any, config: Any) -> None:
                     "finish_reason": r["finish_reason"]} for i, r in enumerate(results)]
         prompt_tokens = sum(len(ids) for ids in encoded)
         completion_tokens = sum(r["n_ids"] for r in results)
-        return {"id": serve.new_id(), "object": "text_completion", "created": int(time.time()),
-                "model": config.model_name, "choices": choices,
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}}
+        # Already plain JSON types: a JSONResponse skips FastAPI's jsonable_encoder walk
+        # (over a millisecond per 32-token logprobs=5 response, on the event loop).
+        return JSONResponse({
+            "id": serve.new_id(), "object": "text_completion", "created": int(time.time()),
+            "model": config.model_name, "choices": choices,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}})

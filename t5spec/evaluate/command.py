@@ -30,7 +30,9 @@ class EvalRequest:
     """One evaluation of one checkpoint (fields map to ``gin/eval_spec.gin`` macros).
 
     Attributes:
-      checkpoint: T5X checkpoint directory (``.../checkpoint_<step>``), local or ``gs://``.
+      checkpoint: T5X checkpoint directory (``.../checkpoint_<step>``), local or ``gs://``;
+        with ``every_checkpoint``, a directory of ``checkpoint_<step>`` directories, all of
+        which one ``t5x.eval`` process evaluates in turn (T5X's restore mode ``all``).
       model_gin: the model gin file (size), e.g. ``gin/models/flant5_small.gin``.
       output_dir: ``EVAL_OUTPUT_DIR``; results land in ``<output_dir>/inference_eval/``.
       mixture: a task or mixture name, or a tuple of names (an ad-hoc mixture).
@@ -52,6 +54,7 @@ class EvalRequest:
     vocab: str | None = None
     data_dir: str | None = None
     bindings: tuple[str, ...] = ()
+    every_checkpoint: bool = False
 
 
 def model_gin(model: str) -> str:
@@ -121,6 +124,8 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
         argv.append(f"--gin.T5SPEC_VOCAB={_q(req.vocab)}")
     if req.data_dir:
         argv.append(f"--gin.TaskPaths.data_dir={_q(req.data_dir)}")
+    if req.every_checkpoint:
+        argv.append("--gin.utils.RestoreCheckpointConfig.mode='all'")
     argv += [f"--gin.{b}" for b in req.bindings]
     return argv
 
@@ -145,7 +150,14 @@ def run_eval(req: EvalRequest, *, timeout_s: float | None = None) -> Path:
     does not load, bad gin) raises InputError with the log's last lines; whatever the run had
     already written stays.
     """
-    check_checkpoint(req.checkpoint)
+    if req.every_checkpoint:
+        found = sorted(Path(req.checkpoint).glob("checkpoint_*"))
+        if not found:
+            raise InputError(req.checkpoint, "no checkpoint_<step> directories", field="checkpoint")
+        for path in found:
+            check_checkpoint(str(path))
+    else:
+        check_checkpoint(req.checkpoint)
     out = Path(req.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = out / LOG_NAME

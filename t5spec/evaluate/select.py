@@ -13,7 +13,10 @@ rule           score of a step
 
 Math columns are read in one prompting mode (default zero-shot CoT, ``zs_cot``). Only steps
 that have every column a rule needs are candidates; the best score wins and ties go to the
-EARLIEST step (the checkpoint closest to the base model among equals). Pure functions.
+EARLIEST step (the checkpoint closest to the base model among equals). A run that evaluated
+before training (T5X's ``run_eval_before_training``) keeps that first step as its "before"
+baseline, not as a candidate (:func:`trained_steps`): a selected checkpoint has been trained.
+Pure functions.
 """
 
 from __future__ import annotations
@@ -80,6 +83,15 @@ def select(dev: Table, rule: str, mode: str = benchmarks.DEFAULT_MATH_MODE) -> S
     best = max(scores.values())
     step = min(s for s, v in scores.items() if v == best)
     return Selection(rule=rule, step=step, score=best, candidates=len(scores), columns=cols)
+
+
+def trained_steps(dev: Table, eval_before_training: bool) -> Table:
+    """``dev`` without the run's first step when that step is the evaluation before training
+    (the initial checkpoint, e.g. the base model a specialization starts from)."""
+    if not eval_before_training or not dev:
+        return dev
+    first = min(dev)
+    return {step: row for step, row in dev.items() if step != first}
 
 
 def select_all(

@@ -26,6 +26,7 @@ from t5spec.lab import stages as st
 from t5spec.lab.config import LabConfig
 from t5spec.lab.runner import (
     REPO,
+    T5X_TRAIN_FINISHED,
     Stage,
     StageFailed,
     child_env,
@@ -33,6 +34,7 @@ from t5spec.lab.runner import (
     last_train_scalar,
     logged_train_step,
     run_logged,
+    stop,
 )
 
 SERVE_START_TIMEOUT_S = 300.0
@@ -66,12 +68,7 @@ def served_teacher(cfg: LabConfig, paths: st.LabPaths) -> Iterator[str]:
             time.sleep(1.0)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout_s=30)
 
 
 def _store_count(directory: Path) -> int:
@@ -99,7 +96,8 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
 
 def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
            model: str | None = None) -> str:  # fmt: skip
-    run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None)
+    run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None,
+               finished=T5X_TRAIN_FINISHED)
     if model:  # the report's "model" column (T5X's config.gin names no preset size here)
         from t5spec.evaluate.runinfo import write_run_info
 
@@ -128,9 +126,7 @@ def _command(argv: list[str], paths: st.LabPaths, stage: Stage, summary: str) ->
 
 
 def _select(cfg: LabConfig, paths: st.LabPaths, run: str, stage: Stage) -> str:
-    for rule in cfg.evaluation.rules:
-        run_logged(st.select_argv(cfg, paths, run, rule), paths.log(stage.name),
-                   child_env(paths))
+    run_logged(st.select_argv(cfg, paths, run), paths.log(stage.name), child_env(paths))
     chosen = json.loads((paths.run(run) / "selection.json").read_text())["rules"]
     return "; ".join(f"{rule}: step {chosen[rule]['step']}" for rule in cfg.evaluation.rules
                      if chosen.get(rule))  # fmt: skip
@@ -181,9 +177,9 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
                                    cfg.specialize.steps, paths, start=g_steps,
                                    model=student_label(cfg)))
     for name in runs:
-        argvs = [st.select_argv(cfg, paths, name, r) for r in cfg.evaluation.rules]
         stages.append(Stage(f"select_{name}", (f"specialize_{name}",),
-                            lambda s, n=name: _select(cfg, paths, n, s), fingerprint(argvs),
+                            lambda s, n=name: _select(cfg, paths, n, s),
+                            fingerprint(st.select_argv(cfg, paths, name)),
                             outputs=(paths.run(name) / "eval", paths.log(f"select_{name}"))))
     stages.append(Stage("report", tuple(f"select_{n}" for n in runs),
                         lambda s: _command(st.report_argv(cfg, paths), paths, s,

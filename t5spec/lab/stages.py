@@ -18,6 +18,8 @@ Lab directory layout (``LabPaths``)::
     report/             report.md + PNGs
     logs/<stage>.log    each stage's stdout/stderr
     stages/<stage>.json done markers (seconds, config fingerprint)
+    jax_cache/          JAX's persistent compilation cache of every stage (unless the user's
+                        environment names one in JAX_COMPILATION_CACHE_DIR)
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class LabPaths:
 
     def log(self, stage: str) -> Path:
         return self.root / "logs" / f"{stage}.log"
+
+    @property
+    def jax_cache(self) -> Path:
+        return self.root / "jax_cache"
 
     def marker(self, stage: str) -> Path:
         return self.root / "stages" / f"{stage}.json"
@@ -206,10 +212,11 @@ def align_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
     )  # fmt: skip
 
 
-def select_argv(cfg: LabConfig, paths: LabPaths, run: str, rule: str) -> list[str]:
+def select_argv(cfg: LabConfig, paths: LabPaths, run: str) -> list[str]:
+    """``t5spec select`` under every rule at once: one ``t5x.eval`` for their checkpoints."""
     ev = cfg.evaluation
     return t5spec_argv(
-        "select", f"--run={paths.run(run)}", f"--by={rule}",
+        "select", f"--run={paths.run(run)}", f"--by={','.join(ev.rules)}",
         f"--model={paths.model_gin('student')}", f"--vocab={paths.vocab('student')}",
         f"--data_dir={paths.data}", f"--benchmarks={','.join(eval_tasks(cfg))}",
         "--split=test", f"--max_examples={ev.test_examples}",
@@ -231,8 +238,7 @@ def commands_text(cfg: LabConfig, paths: LabPaths) -> str:
              serve_argv(cfg, paths, 8000), sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"),
              align_argv(cfg, paths)]  # fmt: skip
     argvs += [specialize_argv(cfg, paths, a) for a in cfg.distill_weights]
-    argvs += [select_argv(cfg, paths, n, r) for n in lab_config.run_names(cfg)
-              for r in cfg.evaluation.rules]  # fmt: skip
+    argvs += [select_argv(cfg, paths, n) for n in lab_config.run_names(cfg)]
     argvs.append(report_argv(cfg, paths))
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

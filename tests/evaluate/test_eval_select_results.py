@@ -132,3 +132,29 @@ def test_select_print_only_names_the_checkpoint(tmp_path: Path, capsys) -> None:
     assert "--gin.EVAL_SPLIT=\"'test'\"" in command and "--gin.EVAL_MAX_EXAMPLES=7" in command
     saved = json.loads((run / "selection.json").read_text())
     assert saved["rules"]["gsm8k_dev"]["step"] == 200 and saved["rules"]["mas_dev"]["step"] == 100
+
+
+def test_select_several_rules_share_one_t5x_eval(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    write_results(
+        run / "inference_eval" / "results.jsonl",
+        dev_rows(100, 0.3, (0.5, 0.5, 0.5), (0.4, 0.3))
+        + dev_rows(200, 0.5, (0.4, 0.4, 0.4), (0.3, 0.3)),
+    )
+    argv = ["select", f"--run={run}", "--by=gsm8k_dev,mas_dev", "--model=small", "--print_only"]
+    assert main(argv) == 0
+    commands = [ln for ln in capsys.readouterr().out.splitlines() if "t5x.eval" in ln]
+    assert len(commands) == 1  # one process evaluates both rules' checkpoints
+    out = run / "eval" / "test_checkpoints_100_200"
+    assert f"--gin.CHECKPOINT_PATH=\"'{out}/checkpoints'\"" in commands[0]
+    assert "--gin.utils.RestoreCheckpointConfig.mode=\"'all'\"" in commands[0]
+    assert main([*argv[:2], "--by=mas_dev,gsm8k", "--print_only"]) == 2
+    assert "unknown selection rule 'gsm8k'" in capsys.readouterr().err
+
+
+def test_the_evaluation_before_training_is_no_candidate() -> None:
+    dev = {100: {"gsm8k/zs_cot": 0.5}, 120: {"gsm8k/zs_cot": 0.2}, 140: {"gsm8k/zs_cot": 0.2}}
+    assert select.select(dev, "gsm8k_dev").step == 100  # the base model would win
+    trained = select.trained_steps(dev, eval_before_training=True)
+    assert set(trained) == {120, 140} and select.select(trained, "gsm8k_dev").step == 120
+    assert select.trained_steps(dev, eval_before_training=False) == dev

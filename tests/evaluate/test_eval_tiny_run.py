@@ -78,18 +78,26 @@ def test_infer_eval_writes_tensorboard_and_results(tiny_run: Path) -> None:
     assert len(lines) == 3 and all(isinstance(ln["correct"], bool) for ln in lines)
 
 
-def test_select_evaluates_the_argmax_on_test(tiny_run: Path, data_dir: Path, capsys) -> None:
+def _best_step(dev: results.Table, rule: str) -> int:
+    cols = select.rule_columns(rule)
+    score = {s: sum(row[c] for c in cols) / len(cols) for s, row in dev.items()}
+    return min(s for s, v in score.items() if v == max(score.values()))
+
+
+def test_select_evaluates_each_rules_argmax_on_test(tiny_run: Path, data_dir: Path,
+                                                    capsys) -> None:  # fmt: skip
     dev = results.accuracy_table(results.load_run(tiny_run), "dev")
-    mas = {s: sum(row[c] for c in select.rule_columns("mas_dev")) / 3 for s, row in dev.items()}
-    best = min(s for s, v in mas.items() if v == max(mas.values()))
-    code = main(["select", f"--run={tiny_run}", "--by=mas_dev", "--max_examples=2",
+    trained = {s: row for s, row in dev.items() if s != 0}  # step 0: the "before" baseline
+    best = {rule: _best_step(trained, rule) for rule in ("mas_dev", "gsm8k_dev")}
+    code = main(["select", f"--run={tiny_run}", "--by=mas_dev,gsm8k_dev", "--max_examples=2",
                  "--max_decode_length=8", "--batch_size=4",
                  f"--vocab={data_dir / 't5_vocab' / 'spiece.model'}"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
-    chosen = json.loads((tiny_run / "selection.json").read_text())["rules"]["mas_dev"]
-    assert chosen["step"] == best
+    chosen = json.loads((tiny_run / "selection.json").read_text())["rules"]
+    assert {rule: chosen[rule]["step"] for rule in best} == best
     test = results.accuracy_table(results.load_run(tiny_run), "test")
-    assert set(test) == {best} and set(test[best]) == EVAL_TASKS
+    assert set(test) == set(best.values())  # one t5x.eval, every selected checkpoint
+    assert all(set(row) == EVAL_TASKS for row in test.values())
 
 
 def test_report_renders_every_table_and_figure(tiny_run: Path, tmp_path: Path) -> None:

@@ -125,6 +125,21 @@ def test_a_failing_command_reports_its_log(tmp_path: Path) -> None:
     assert "boom" in str(e.value) and "boom" in log.read_text()
 
 
+def test_a_t5x_run_stuck_in_teardown_after_finished_counts_as_done(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    log = tmp_path / "train.log"
+    child = ("import time; print('I1123 train.py:588] Finished.', flush=True); time.sleep(60)")
+    t0 = time.monotonic()
+    runner.run_logged([sys.executable, "-c", child], log, {}, finished=runner.T5X_TRAIN_FINISHED)
+    assert time.monotonic() - t0 < 30  # stopped after the grace period, not after 60 s
+    assert "stopped after its finish line" in log.read_text()
+    with pytest.raises(runner.StageFailed, match="exit 4"):  # no finish line: its exit counts
+        runner.run_logged([sys.executable, "-c", "raise SystemExit(4)"], log, {},
+                          finished=runner.T5X_TRAIN_FINISHED)  # fmt: skip
+
+
 def test_t5x_log_parsing(tmp_path: Path) -> None:
     log = tmp_path / "t.log"
     log.write_text("I1 [0] collection=train loss=9.5\nI2 [20] collection=train accuracy=0, "

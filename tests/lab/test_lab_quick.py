@@ -41,8 +41,9 @@ def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
     start = cfg.generalist.steps
     for run in ("dm", "sm"):
         assert sorted(int(p.name.split("_")[1]) for p in paths.run(run).glob("checkpoint_*")) \
-            == [start, start + 2, start + 4]
+            == [start, start + 4]
     assert (paths.data / "teacher_vocab" / "teacher.model").is_file()
+    assert any(paths.jax_cache.iterdir())  # compiled programs, reused by later processes
 
 
 def test_the_served_teacher_answered_with_top5_logprobs(lab_dir: Path) -> None:
@@ -75,7 +76,7 @@ def test_students_have_evaluated_dev_and_test_numbers(lab_dir: Path) -> None:
     for run in ("dm", "sm"):
         records = results.load_run(lab_dir / "runs" / run)
         dev, test = results.accuracy_table(records, "dev"), results.accuracy_table(records, "test")
-        assert len(dev) == 3  # before training (the generalist) and both checkpoints
+        assert len(dev) == 2  # before training (the generalist) and the last checkpoint
         first = dev[min(dev)]
         assert set(first) == {"gsm8k/zs_cot", "multiarith/zs_cot", "asdiv/zs_cot",
                               "svamp/zs_cot", "bbh/ao", "bbh/cot"}  # fmt: skip

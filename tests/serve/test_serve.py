@@ -164,3 +164,9 @@ def test_cli_reports_a_missing_vocabulary(tiny_checkpoint, tmp_path, capsys):
                      "--vocab", str(tmp_path / "missing.model")])
     assert code == 2
     assert "missing.model" in capsys.readouterr().err
+
+
+def test_a_lone_client_sets_the_batchers_expectation_to_one_row(client, server):
+    client.completions.create(model=MODEL, prompt=PROMPTS[4], max_tokens=2)
+    batcher = server.app.state.batcher
+    assert batcher.expected == 1 and not batcher.pending  # the next lone request won't wait

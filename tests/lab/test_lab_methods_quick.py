@@ -1,0 +1,64 @@
+"""``t5spec lab --experiment=methods --quick`` end to end: the shared teacher stages, one
+generalist per student size, every (size, method) cell trained by T5X and evaluated on test
+with its inference cost, and the methods report with intervals, verdicts and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from t5spec.cli import main
+from t5spec.lab import methods, stages
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+QUICK = str(REPO / "gin" / "lab_methods_quick.gin")
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("methods")
+    argv = ["lab", "--experiment=methods", "--quick", f"--lab_dir={root}", "--no_progress"]
+    assert main(argv) == 0
+    return root
+
+
+def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
+    cfg, mcfg = methods.load([QUICK])
+    paths = stages.LabPaths(lab_dir)
+    cells = methods.runs(mcfg)
+    assert len(cells) == len(mcfg.students) * len(mcfg.methods) * len(mcfg.seeds) == 12
+    last = methods.final_step(cfg, mcfg)
+    for run in cells:
+        assert (methods.run_dir(paths, run) / f"checkpoint_{last}" / "state").is_dir(), run
+        evaluated = methods.eval_dir(cfg, mcfg, paths, run)
+        preds = list((evaluated / "inference_eval" / "predictions").glob("*-test-*.jsonl"))
+        assert preds, run
+        for path in preds:
+            rows = [json.loads(ln) for ln in path.read_text().splitlines()]
+            assert rows and all(isinstance(r["correct"], bool) for r in rows), path
+        cost = json.loads((evaluated / "inference_cost.json").read_text())
+        assert cost and all(math.isfinite(float(v)) and float(v) >= 0 for v in cost.values()
+                            if isinstance(v, int | float))  # fmt: skip
+
+
+def test_the_report_has_every_method_and_size(lab_dir: Path) -> None:
+    _, mcfg = methods.load([QUICK])
+    md = (lab_dir / "report" / "methods.md").read_text()
+    lines = md.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("| method | student |"))
+    rows = []
+    for line in lines[start + 2:]:  # the methods table, up to its first non-table line
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    cells = {(r.split("|")[1].strip(), r.split("|")[2].strip()) for r in rows}
+    assert cells == {(m, s) for m in mcfg.methods for s in mcfg.students}
+    for column in ("In-distribution", "OOD", "Generic"):  # one plain verdict per column
+        verdict = next(ln for ln in md.splitlines() if ln.startswith(f"- {column}: "))
+        assert any(w in verdict for w in ("tie", "inside the noise", "wins")), verdict
+    for method in mcfg.methods:
+        assert (lab_dir / "report" / f"methods_{method}.png").stat().st_size > 1000
