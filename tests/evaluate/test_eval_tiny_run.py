@@ -112,6 +112,10 @@ def test_report_renders_every_table_and_figure(tiny_run: Path, tmp_path: Path) -
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(float(c) >= 0 for c in cells[5:]), row  # test numbers exist: no "not run"
     table2 = md.split("## Table 2")[1].split("## Table 3")[0]
-    assert "not run" not in table2  # before = the step-0 evaluation (run_eval_before_training)
+    row2 = next(ln for ln in table2.splitlines() if ln.startswith("| tiny_gold"))
+    pairs = [c.strip().split(" → ") for c in row2.strip("|").split("|")[4:]]
+    assert len(pairs) == 6 and all(before != "not run" for before, _ in pairs)  # step 0
+    # after = the GSM8K-dev pick among trained steps (3 or 6): math always evaluated there
+    assert all(after != "not run" for _, after in pairs[:4]), row2
     for name in ("fig2_curves.png", "fig3_matching.png", "fig4_formats.png"):
         assert_nontrivial_png(tmp_path / name)

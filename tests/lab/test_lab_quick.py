@@ -14,7 +14,7 @@ import tensorflow as tf
 from t5spec.cli import main
 from t5spec.evaluate import results
 from t5spec.lab import config as lab_config
-from t5spec.lab import stages
+from t5spec.lab import runner, stages
 from t5spec.teacher import store
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,8 @@ def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
         assert sorted(int(p.name.split("_")[1]) for p in paths.run(run).glob("checkpoint_*")) \
             == [start, start + 4]
     assert (paths.data / "teacher_vocab" / "teacher.model").is_file()
-    assert any(paths.jax_cache.iterdir())  # compiled programs, reused by later processes
+    cache = Path(runner.child_env(paths)["JAX_COMPILATION_CACHE_DIR"])  # LAB/jax_cache by default
+    assert any(cache.iterdir())  # compiled programs, reused by later processes
 
 
 def test_the_served_teacher_answered_with_top5_logprobs(lab_dir: Path) -> None:
