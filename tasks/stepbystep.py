@@ -58,15 +58,9 @@ from t5spec.tasks import evaluation, specialization
 TASKS = stepbystep.TASKS  # ("label", "rationale")
 MIXTURE = "t5spec_gsm8k_sbs"
 GOLD_MIXTURE = "t5spec_gsm8k_gold_sbs"
-EVAL_MODES = {"label": "sbs_label", "rationale": "sbs_rationale"}
-EVAL_TASKS = tuple(
-    EvalTask(b, mode) for b in benchmarks.MATH_BENCHMARKS for mode in EVAL_MODES.values()
-)
-EVAL_MIXTURES = {
-    **{f"t5spec_eval_math_{mode}": tuple(t.name for t in EVAL_TASKS if t.mode == mode)
-       for mode in EVAL_MODES.values()},
-    "t5spec_eval_sbs": tuple(t.name for t in EVAL_TASKS),
-}
+EVAL_MODES = dict(zip(TASKS, benchmarks.SBS_MODES, strict=True))  # label → sbs_label, …
+EVAL_TASKS = benchmarks.SBS_EVAL_TASKS
+EVAL_MIXTURES = benchmarks.SBS_MIXTURES
 # The answer-only formats' target shape, the CoT formats' (rationale + "The answer is N").
 _TARGET_FORMAT = {"label": "zero_shot_answer_only", "rationale": "zero_shot_cot"}
 

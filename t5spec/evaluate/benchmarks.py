@@ -80,8 +80,14 @@ EVAL_TASKS: tuple[EvalTask, ...] = tuple(
     [EvalTask(b, m) for b in MATH_BENCHMARKS for m in MATH_MODES]
     + [EvalTask("bbh", m) for m in BBH_MODES]
 )
-_BY_NAME = {t.name: t for t in EVAL_TASKS}
-_BY_COLUMN = {t.column: t for t in EVAL_TASKS}
+# Distilling step-by-step's test-time modes (``tasks/stepbystep.py`` registers their tasks):
+# the label prefix alone (an answer, no rationale) or the rationale prefix (rationale, answer).
+SBS_MODES = ("sbs_label", "sbs_rationale")
+SBS_EVAL_TASKS: tuple[EvalTask, ...] = tuple(
+    EvalTask(b, m) for b in MATH_BENCHMARKS for m in SBS_MODES
+)
+_BY_NAME = {t.name: t for t in (*EVAL_TASKS, *SBS_EVAL_TASKS)}
+_BY_COLUMN = {t.column: t for t in (*EVAL_TASKS, *SBS_EVAL_TASKS)}
 
 
 def math_mixture(mode: str = DEFAULT_MATH_MODE) -> tuple[str, ...]:
@@ -101,6 +107,18 @@ MIXTURES: dict[str, tuple[str, ...]] = {
         *(EvalTask("bbh", m).name for m in BBH_MODES),
     ),
 }
+
+# The step-by-step mixtures (registered by tasks/stepbystep.py with their tasks).
+SBS_MIXTURES: dict[str, tuple[str, ...]] = {
+    **{f"t5spec_eval_math_{m}": math_mixture(m) for m in SBS_MODES},
+    "t5spec_eval_sbs": tuple(t.name for t in SBS_EVAL_TASKS),
+}
+_ALL_MIXTURES = {**MIXTURES, **SBS_MIXTURES}
+
+
+def mixture_named(tasks: tuple[str, ...]) -> str | None:
+    """The registered mixture of exactly these task names, in order, if there is one."""
+    return next((name for name, ts in _ALL_MIXTURES.items() if tuple(ts) == tasks), None)
 
 
 def task_by_name(name: str) -> EvalTask:
@@ -128,8 +146,8 @@ def resolve_names(names: str) -> tuple[str, ...]:
     for raw in (n.strip() for n in names.split(",")):
         if not raw:
             continue
-        if raw in MIXTURES or f"{TASK_PREFIX}{raw}" in MIXTURES:
-            out += MIXTURES.get(raw) or MIXTURES[f"{TASK_PREFIX}{raw}"]
+        if raw in _ALL_MIXTURES or f"{TASK_PREFIX}{raw}" in _ALL_MIXTURES:
+            out += _ALL_MIXTURES.get(raw) or _ALL_MIXTURES[f"{TASK_PREFIX}{raw}"]
         elif raw in _BY_NAME or f"{TASK_PREFIX}{raw}" in _BY_NAME:
             out.append(raw if raw in _BY_NAME else f"{TASK_PREFIX}{raw}")
         elif raw in MATH_BENCHMARKS:
@@ -137,7 +155,7 @@ def resolve_names(names: str) -> tuple[str, ...]:
         elif raw in _BY_COLUMN:
             out.append(_BY_COLUMN[raw].name)
         else:
-            known = ", ".join([*BENCHMARKS, "math", *sorted(_BY_COLUMN), *MIXTURES])
+            known = ", ".join([*BENCHMARKS, "math", *sorted(_BY_COLUMN), *_ALL_MIXTURES])
             raise InputError(None, f"unknown benchmark {raw!r}; known: {known}", field="benchmark")
     if not out:
         raise InputError(None, "no benchmark named", field="benchmark")

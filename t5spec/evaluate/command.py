@@ -237,7 +237,4 @@ def mixture_for(benchmarks_arg: str) -> str | tuple[str, ...]:
     )
     if len(names) == 1:
         return names[0]
-    for mixture, tasks in benchmarks.MIXTURES.items():
-        if tuple(tasks) == names:
-            return mixture
-    return names
+    return benchmarks.mixture_named(names) or names

@@ -33,10 +33,9 @@ RULES = ("gsm8k_dev", "mas_dev", "bbh_dev")
 
 def rule_columns(rule: str, mode: str = benchmarks.DEFAULT_MATH_MODE) -> tuple[str, ...]:
     """The results columns a rule averages."""
-    if mode not in benchmarks.MATH_MODES:
-        raise InputError(
-            None, f"unknown mode {mode!r}; choose from {list(benchmarks.MATH_MODES)}", field="mode"
-        )
+    modes = [*benchmarks.MATH_MODES, *benchmarks.SBS_MODES]
+    if mode not in modes:
+        raise InputError(None, f"unknown mode {mode!r}; choose from {modes}", field="mode")
     if rule == "gsm8k_dev":
         return (f"gsm8k/{mode}",)
     if rule == "mas_dev":

@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         default="zs_cot",
-        help="math prompting mode of the dev columns (zs_cot, ic_cot, zs_ao, ic_ao)",
+        help="math prompting mode of the dev columns (zs_cot, ic_cot, zs_ao, ic_ao; "
+        "sbs_label, sbs_rationale for step-by-step students)",
     )
     parser.add_argument("--model", help="model size or .gin (default: from the run's config.gin)")
     parser.add_argument("--force", action="store_true", help="re-evaluate even if results exist")

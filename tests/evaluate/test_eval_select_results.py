@@ -87,6 +87,25 @@ def test_resolve_names() -> None:
         benchmarks.resolve_names("gsm9k")
 
 
+def test_resolve_names_knows_step_by_step_columns_and_mixtures() -> None:
+    assert benchmarks.resolve_names("gsm8k/sbs_label") == ("t5spec_eval_gsm8k_sbs_label",)
+    label = benchmarks.resolve_names("math_sbs_label")
+    assert label == tuple(f"t5spec_eval_{b}_sbs_label" for b in benchmarks.MATH_BENCHMARKS)
+    assert benchmarks.mixture_named(label) == "t5spec_eval_math_sbs_label"
+    assert len(benchmarks.resolve_names("t5spec_eval_sbs")) == 8
+    assert benchmarks.task_by_name("t5spec_eval_svamp_sbs_rationale").column == (
+        "svamp/sbs_rationale")
+    assert select.rule_columns("mas_dev", "sbs_label") == (
+        "multiarith/sbs_label", "asdiv/sbs_label", "svamp/sbs_label")
+    with pytest.raises(InputError, match="unknown mode 'sbs'"):
+        select.rule_columns("gsm8k_dev", "sbs")
+    from t5spec.evaluate.command import mixture_for
+
+    assert mixture_for("math_sbs_rationale") == "t5spec_eval_math_sbs_rationale"
+    assert mixture_for("gsm8k/sbs_label,bbh/ao") == ("t5spec_eval_gsm8k_sbs_label",
+                                                     "t5spec_eval_bbh_ao")
+
+
 def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty_run"
     empty.mkdir()
