@@ -57,7 +57,9 @@ class RunInfo:
     model: str = "unknown"
     loss: str = "unknown"
     formats: str = "unknown"
-    stage: str = "unknown"  # "specialized" (trained here) or "baseline" (evaluated only)
+    # "specialized" (trained here) or "baseline" (what specialized runs of the same model are
+    # compared to: evaluated only, or the lab's generalist, marked so in its run_info.json)
+    stage: str = "unknown"
     vocab: str | None = None
     data_dir: str | None = None
     eval_before_training: bool = False

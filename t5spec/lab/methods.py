@@ -191,9 +191,9 @@ def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[st
     argv = st._train_argv(model_gin(paths, student), "generalist.gin",
                           generalist_dir(paths, student), cfg.generalist, cfg.generalist.steps,
                           cfg.seed)  # fmt: skip
-    return [*argv, f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
-            f"--gin.LabTaskConfig.generic_seed={cfg.seed + 1001}",
-            f"--gin.LabTaskConfig.math_rate={cfg.math_rate}"]  # fmt: skip
+    # no dev evaluation: the matrix compares test numbers only (each cell's own stage)
+    return [*argv, *st.generalist_task_argv(cfg),
+            f"--gin_file={st.GIN / 'lab' / 'no_dev_eval.gin'}"]  # fmt: skip
 
 
 def _method_bindings(mcfg: MethodsConfig, method: str) -> list[str]:

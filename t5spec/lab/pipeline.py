@@ -5,6 +5,10 @@
     data ─┬─ generalist ──────────────────────────┬─ specialize_dm ── select_dm ─┬─ report
           └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ─┘
 
+The generalist evaluates the dev tasks at its last checkpoint; the report reads it as the
+baseline ("before" in Table 2, the dotted line in Figure 2) of both specializations, which
+evaluate only their own checkpoints.
+
 ``sample`` starts ``t5spec serve`` on the teacher's last checkpoint (127.0.0.1, a free port),
 waits for ``/health``, runs ``t5spec teacher sample`` against it — the client that talks to
 real APIs — and stops the server. Everything else is one command from :mod:`stages`.
@@ -95,13 +99,13 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
 
 
 def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
-           model: str | None = None) -> str:  # fmt: skip
+           run_info: dict[str, str]) -> str:  # fmt: skip
     run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None,
                finished=T5X_TRAIN_FINISHED)
-    if model:  # the report's "model" column (T5X's config.gin names no preset size here)
+    if run_info:  # e.g. the report's "model" column (T5X's config.gin names no preset size)
         from t5spec.evaluate.runinfo import write_run_info
 
-        write_run_info(_model_dir(argv), model=model)
+        write_run_info(_model_dir(argv), **run_info)
     loss = last_train_scalar(log, "loss")
     return f"final train loss {loss:.3f}" if loss is not None else "trained"
 
@@ -144,9 +148,9 @@ def _model_dir(argv: list[str]) -> str:
 
 
 def _train_stage(name: str, deps: tuple[str, ...], argv: list[str], run: Path, steps: int,
-                 paths: st.LabPaths, start: int = 0, model: str | None = None) -> Stage:
+                 paths: st.LabPaths, start: int = 0, **run_info: str) -> Stage:
     log = paths.log(name)
-    return Stage(name, deps, lambda s: _train(argv, log, paths, s, model), fingerprint(argv),
+    return Stage(name, deps, lambda s: _train(argv, log, paths, s, run_info), fingerprint(argv),
                  outputs=(run, log),
                  progress=(steps, lambda: max(0, logged_train_step(log) - start)))
 
@@ -159,8 +163,10 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
         Stage("data", (), lambda s: _data(cfg, paths), fingerprint(cfg.seed, cfg.world,
               cfg.bbh_examples, cfg.bbh_shots, cfg.student, cfg.teacher, str(paths.root)),
               outputs=(paths.data, paths.root / "gin")),
+        # the report's baseline: its last dev evaluation is every specialization's "before"
         _train_stage("generalist", ("data",), st.generalist_argv(cfg, paths),
-                     paths.run("generalist"), g_steps, paths),
+                     paths.run("generalist"), g_steps, paths, model=student_label(cfg),
+                     stage="baseline"),
         _train_stage("teacher", ("data",), st.teacher_argv(cfg, paths), paths.run("teacher"),
                      cfg.teacher_train.steps, paths),
         Stage("sample", ("teacher",), lambda s: _sample(cfg, paths, s),

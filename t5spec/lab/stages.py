@@ -126,9 +126,29 @@ def _train_argv(model_gin: Path, run_gin: str, model_dir: Path, budget: TrainBud
 def generalist_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
     argv = _train_argv(paths.model_gin("student"), "generalist.gin", paths.run("generalist"),
                        cfg.generalist, cfg.generalist.steps, cfg.seed)  # fmt: skip
-    return [*argv, f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
+    return [*argv, *generalist_task_argv(cfg), *dev_eval_argv(cfg)]
+
+
+def generalist_task_argv(cfg: LabConfig) -> list[str]:
+    """The generalist's training mixture: generic examples, their seed, the math rate."""
+    return [f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
             f"--gin.LabTaskConfig.generic_seed={cfg.seed + 1001}",
             f"--gin.LabTaskConfig.math_rate={cfg.math_rate}"]  # fmt: skip
+
+
+def dev_eval_argv(cfg: LabConfig) -> list[str]:
+    """T5X's inference evaluation on the lab's dev tasks (gin/infer_eval.gin) at every
+    checkpoint: the generalist's last one is the "before" of every specialization from it."""
+    ev = cfg.evaluation
+    return [
+        "--gin.EVAL_MIXTURE=@evaluation.mixture_of()",
+        f"--gin.evaluation.mixture_of.tasks={eval_tasks(cfg)!r}",
+        f"--gin.EVAL_MAX_EXAMPLES={ev.dev_examples}",
+        f"--gin.MAX_DECODE_LENGTH={ev.max_decode_length}",
+        f"--gin.EVAL_BATCH_SIZE={ev.batch_size}",
+        "--gin.EVAL_TASK_PERIODS={}",  # BBH too at every checkpoint: the selected one has it
+        f"--gin.infer_eval/utils.DatasetConfig.task_feature_lengths={eval_lengths(cfg)!r}",
+    ]
 
 
 def teacher_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
@@ -147,7 +167,6 @@ def eval_tasks(cfg: LabConfig) -> list[str]:
 def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> list[str]:
     start = cfg.generalist.steps
     name = lab_config.run_name(distill_weight)
-    ev = cfg.evaluation
     argv = _train_argv(paths.model_gin("student"), "specialize.gin", paths.run(name),
                        cfg.specialize, start + cfg.specialize.steps, cfg.seed + 2)  # fmt: skip
     return [
@@ -158,13 +177,7 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
         "--gin.utils.SaveCheckpointConfig.save_dataset=False",
         f"--gin.ALIGNED_DATA={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
         f"--gin.DISTILL_WEIGHT={float(distill_weight)}",
-        "--gin.EVAL_MIXTURE=@evaluation.mixture_of()",
-        f"--gin.evaluation.mixture_of.tasks={eval_tasks(cfg)!r}",
-        f"--gin.EVAL_MAX_EXAMPLES={ev.dev_examples}",
-        f"--gin.MAX_DECODE_LENGTH={ev.max_decode_length}",
-        f"--gin.EVAL_BATCH_SIZE={ev.batch_size}",
-        "--gin.EVAL_TASK_PERIODS={}",  # BBH too at every checkpoint: the selected one has it
-        f"--gin.infer_eval/utils.DatasetConfig.task_feature_lengths={eval_lengths(cfg)!r}",
+        *dev_eval_argv(cfg),
     ]
 
 
@@ -226,7 +239,7 @@ def select_argv(cfg: LabConfig, paths: LabPaths, run: str) -> list[str]:
 
 
 def report_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
-    runs = [str(paths.run(name)) for name in lab_config.run_names(cfg)]
+    runs = [str(paths.run(name)) for name in ("generalist", *lab_config.run_names(cfg))]
     return t5spec_argv("report", "--runs", *runs, f"--output={paths.report}")
 
 

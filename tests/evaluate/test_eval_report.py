@@ -63,3 +63,24 @@ def test_report_tables_figures_and_not_run(tmp_path: Path) -> None:
     assert "| small_kl | bbh_dev | 100 | 35.0 | not run | not run | not run |" in table3
     for name in report.FIGURES:
         assert_nontrivial_png(tmp_path / "out" / name)
+
+
+def test_loss_curve_reads_tensor_and_simple_values_and_stops_at_a_torn_record(tmp_path) -> None:
+    """T5X writes scalars as tensors (TF2 summaries), older writers as simple values; a record
+    still being written (torn tail) ends the curve instead of failing the report."""
+    tf = pytest.importorskip("tensorflow")
+    train = tmp_path / "run" / "train"
+    writer = tf.summary.create_file_writer(str(train))
+    with writer.as_default():
+        for step, value in ((10, 2.5), (20, 1.25)):
+            tf.summary.scalar("loss", value, step=step)
+            tf.summary.scalar("accuracy", 0.5, step=step)
+    writer.close()
+    legacy = tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag="loss", simple_value=0.75)])
+    event = tf.compat.v1.Event(step=30, summary=legacy)
+    with tf.io.TFRecordWriter(str(train / "events.out.tfevents.2.legacy")) as records:
+        records.write(event.SerializeToString())
+    with (train / "events.out.tfevents.2.legacy").open("ab") as f:
+        f.write(b"\x40\x00\x00")  # a length header cut short
+    assert report.read_loss_curve(tmp_path / "run") == [(10, 2.5), (20, 1.25), (30, 0.75)]
+    assert report.read_loss_curve(tmp_path / "missing") == []

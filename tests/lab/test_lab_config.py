@@ -64,6 +64,10 @@ def test_every_t5x_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:
         assert resolved.train_kwargs["total_steps"] == steps
         assert resolved.model.module.config.emb_dim in (quick.student.emb_dim,
                                                         quick.teacher.emb_dim)  # fmt: skip
+        # dev evaluation: the generalist's last checkpoint is both specializations' "before"
+        infer = resolved.train_kwargs.get("infer_eval_dataset_cfg")
+        assert (infer is not None) == (mixture != "t5spec_lab_teacher"), mixture
+        assert not resolved.train_kwargs.get("run_eval_before_training"), mixture
     assert "INITIAL_CHECKPOINT_PATH='" + str(paths.run("generalist") / "checkpoint_4") in "".join(
         stages.specialize_argv(quick, paths, 1.0))
     model_gin = paths.model_gin("student").read_text()

@@ -88,6 +88,7 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
     resolved = ginconfig.resolve(*_split(methods.generalist_argv(cfg, paths, student)))
     assert resolved.train_dataset_cfg.mixture_or_task_name == "t5spec_lab_generalist"
     assert resolved.model.module.config.emb_dim == mcfg.shape(student).emb_dim
+    assert resolved.train_kwargs.get("infer_eval_dataset_cfg") is None  # test numbers only
     assert "no_dev_eval.gin" in " ".join(
         methods.specialize_argv(cfg, mcfg, paths, methods.MethodRun(student, "sm", 0)))
     for method, mixture, loss in [("sm", "t5spec_gsm8k_spec", 0.0),

@@ -73,18 +73,33 @@ def test_aligned_data_has_distribution_positions(lab_dir: Path) -> None:
     assert len(masks) + len(rejects) == 24, summary
 
 
+DEV_COLUMNS = {"gsm8k/zs_cot", "multiarith/zs_cot", "asdiv/zs_cot", "svamp/zs_cot", "bbh/ao",
+               "bbh/cot"}  # fmt: skip
+
+
 def test_students_have_evaluated_dev_and_test_numbers(lab_dir: Path) -> None:
     for run in ("dm", "sm"):
         records = results.load_run(lab_dir / "runs" / run)
         dev, test = results.accuracy_table(records, "dev"), results.accuracy_table(records, "test")
-        assert len(dev) == 2  # before training (the generalist) and the last checkpoint
-        first = dev[min(dev)]
-        assert set(first) == {"gsm8k/zs_cot", "multiarith/zs_cot", "asdiv/zs_cot",
-                              "svamp/zs_cot", "bbh/ao", "bbh/cot"}  # fmt: skip
+        assert list(dev) == [8]  # the last checkpoint; "before" is the generalist's evaluation
+        assert set(dev[8]) == DEV_COLUMNS
         assert test and all(0.0 <= v <= 1.0 for row in test.values() for v in row.values())
         preds = list((lab_dir / "runs" / run / "inference_eval" / "predictions").glob("*.jsonl"))
         assert preds and all(isinstance(json.loads(ln)["correct"], bool)
                              for ln in preds[0].read_text().splitlines())  # fmt: skip
+
+
+def test_the_generalist_is_evaluated_once_as_every_specializations_before(lab_dir) -> None:
+    records = results.load_run(lab_dir / "runs" / "generalist")
+    dev = results.accuracy_table(records, "dev")
+    assert list(dev) == [4] and set(dev[4]) == DEV_COLUMNS  # its last checkpoint, all tasks
+    md = (lab_dir / "report" / "report.md").read_text()
+    table2 = md.split("## Table 2")[1].split("## Table 3")[0]
+    before = {line.split(" | ")[0].strip("| "): line for line in table2.splitlines()
+              if line.startswith(("| dm ", "| sm "))}  # fmt: skip
+    first = f"{100 * dev[4]['gsm8k/zs_cot']:.1f} → "
+    assert set(before) == {"dm", "sm"} and all(first in line for line in before.values())
+    assert "| generalist |" in md.split("## Table 1")[0]  # listed as the runs' baseline
 
 
 def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
