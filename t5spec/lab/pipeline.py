@@ -99,7 +99,7 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
 
 
 def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
-           run_info: dict[str, str]) -> str:  # fmt: skip
+           run_info: dict[str, str] | None = None) -> str:  # fmt: skip
     run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None,
                finished=T5X_TRAIN_FINISHED)
     if run_info:  # e.g. the report's "model" column (T5X's config.gin names no preset size)
