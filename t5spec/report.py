@@ -326,10 +326,10 @@ def figure4(runs: Sequence[RunData], path: Path) -> Path:
 
 # ------------------------------------------------------------------------------------ report
 def _runs_section(runs: Sequence[RunData]) -> str:
-    rows = [
-        [*_describe(r)[:1], r.info.path, r.info.stage, *_describe(r)[1:], len(r.dev), len(r.test)]
-        for r in runs
-    ]
+    rows = []
+    for r in runs:
+        name, *described = _describe(r)
+        rows.append([name, r.info.path, r.info.stage, *described, len(r.dev), len(r.test)])
     return _markdown(
         ["run", "path", "stage", "model", "loss", "formats", "dev steps", "test steps"], rows
     )
