@@ -7,12 +7,12 @@ AdamW through ``t5x.optimizers.OptaxWrapper``. HF side: forward with labels, bac
 ``torch.optim.AdamW.step``. Tokens/s counts input + target tokens; the first (compiling /
 warming) step is excluded on both sides.
 
-The two sides' steps alternate (T5X, HF, T5X, HF, ...) and each side's median step time is
-compared, so load from other processes on a shared machine falls on both alike; CPU seconds
-per step (this process, all threads) are printed as well. Both sides use every core: XLA's
+The sides' steps alternate (T5X, HF, T5X one-hot, T5X, ...) and the median step times of T5X
+and HF are compared, so load from other processes on a shared machine falls on all alike; CPU
+seconds per step (this process, all threads) are printed as well. Both sides use every core: XLA's
 CPU thread pool and torch's intra-op threads (``torch.get_num_threads()``) default to it.
 
-T5X knobs, the ones a ``python -m t5x.train`` run has too (neither changes what is computed
+T5X knobs, the ones a ``python -m t5x.train`` run has too (none changes what is computed
 beyond the dropout PRNG stream):
 
 - ``XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=dot``: XLA's CPU backend runs the
@@ -23,10 +23,13 @@ beyond the dropout PRNG stream):
   ``USE_HARDWARE_RNG = True`` run-gin macro sets (``t5x.utils.set_hardware_rng_ops``).
   No measurable effect on CPU: dropout 0.0 itself costs nothing measurable there.
 
-Measured without effect or not a user knob (issue 6): ``jax_threefry_partitionable`` (already
-the default), oneDNN dot fusion (``--xla_cpu_experimental_onednn_fusion_type=dot``); the
-one-hot embedding contraction hard-coded in ``t5x.examples.t5.network`` (``one_hot=True``)
-costs ~15% CPU per step versus a gather, but no gin binding reaches it.
+- ``EMBED_ONE_HOT = False``: t5spec's ``t5spec.models.network.Transformer`` (T5X's network,
+  the same parameters) looks token embeddings up by gather instead of T5X's hard-coded one-hot
+  contraction. The ratio is taken with it; T5X's one-hot network is timed as a third side in
+  the same alternation, so the line ``T5X, one-hot embedding`` shows what the knob buys.
+
+Measured without effect (issue 6): ``jax_threefry_partitionable`` (already the default),
+oneDNN dot fusion (``--xla_cpu_experimental_onednn_fusion_type=dot``).
 
   python bench/bench_train_step.py [--steps N]   # last line: train_step ratio: <x> (goal 1.0)
 """
@@ -56,7 +59,7 @@ def _batches(vocab: int):
     return enc, tgt, dec_in
 
 
-def t5x_step(config, params) -> Callable[[int], None]:
+def t5x_step(config, params, one_hot: bool) -> Callable[[int], None]:
     """Step ``i`` of T5X's jitted train step on one fixed batch (blocks until done)."""
     import jax
     import jax.numpy as jnp
@@ -64,12 +67,14 @@ def t5x_step(config, params) -> Callable[[int], None]:
     import seqio
     from t5x import models, optimizers, trainer, utils
     from t5x import train_state as train_state_lib
-    from t5x.examples.t5 import network
+
+    from t5spec.models import network
 
     utils.set_hardware_rng_ops()  # what USE_HARDWARE_RNG = True does in t5x.train
     vocab = seqio.PassThroughVocabulary(config.vocab_size, eos_id=1)
     opt = optimizers.OptaxWrapper(optax.adamw(LR))
-    model = models.EncoderDecoderModel(network.Transformer(config), vocab, vocab, opt)
+    model = models.EncoderDecoderModel(
+        network.Transformer(config, one_hot_embedding=one_hot), vocab, vocab, opt)
     state = train_state_lib.FlaxOptimTrainState.create(
         opt, {"params": jax.tree_util.tree_map(jnp.asarray, params)})
     enc, tgt, dec_in = _batches(config.vocab_size)
@@ -134,7 +139,9 @@ def main() -> None:
     params = hf_convert.hf_to_t5x_params(
         {k: v.numpy() for k, v in state_dict.items()}, config, "random")
     del hf
-    sides = {"T5X": t5x_step(config, params), "HF + AdamW": hf_step(hf_cfg, state_dict)}
+    sides = {"T5X": t5x_step(config, params, one_hot=False),
+             "HF + AdamW": hf_step(hf_cfg, state_dict),
+             "T5X, one-hot embedding": t5x_step(config, params, one_hot=True)}
     for fn in sides.values():
         fn(0)  # compile / warm up
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}

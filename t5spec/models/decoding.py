@@ -189,12 +189,13 @@ def _generate(
     import jax.numpy as jnp
     import seqio
     from t5x import models
-    from t5x.examples.t5 import network
+
+    from t5spec.models import network
 
     recorder = _StepRecorder(num_alternatives)
     vocab = seqio.PassThroughVocabulary(config.vocab_size, eos_id=1)  # eos_id passed below
     model = models.EncoderDecoderModel(
-        module=network.Transformer(config), input_vocabulary=vocab,
+        module=network.Transformer(config, one_hot_embedding=False), input_vocabulary=vocab,
         output_vocabulary=vocab, optimizer_def=None,
         decode_fn=functools.partial(_sample_with_records, recorder=recorder,
                                     vocab=config.vocab_size))

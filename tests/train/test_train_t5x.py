@@ -114,12 +114,16 @@ def test_data4_model2_mesh_matches_one_device(data_dir, t5x_cli):
         [sys.executable, str(Path(__file__).with_name("_mesh_check.py")), str(data_dir / vocab)],
         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    m = re.search(r"MESH (\d+)x(\d+) single=(\S+) sharded=(\S+) model_sharded=(\d+)", proc.stdout)
+    m = re.search(r"MESH (\d+)x(\d+) single=(\S+) sharded=(\S+) gather_sharded=(\S+) "
+                  r"grad_diff=(\S+) model_sharded=(\d+)", proc.stdout)
     assert m, proc.stdout
     assert (m.group(1), m.group(2)) == ("4", "2")
-    assert int(m.group(5)) > 0  # some parameters really are split over the model axis
-    single, sharded = float(m.group(3)), float(m.group(4))
+    assert int(m.group(7)) > 0  # some parameters really are split over the model axis
+    single, sharded, gathered = (float(m.group(i)) for i in (3, 4, 5))
     assert abs(sharded - single) <= 1e-5 * abs(single)
+    # the gather embedding (vocabulary rows split over 'model') computes the same loss and grads
+    assert abs(gathered - single) <= 1e-5 * abs(single)
+    assert float(m.group(6)) <= 1e-5
 
 
 def test_unknown_mixture_fails_before_compiling(aligned_dir, data_dir, tmp_path, t5x_cli):
