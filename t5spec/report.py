@@ -10,6 +10,9 @@ TensorBoard training events) and writes ``report.md`` plus PNG figures (matplotl
   of the same model size, e.g. the lab's generalist).
 * Table 3 — in distribution (GSM8K test) vs out of distribution (M-A-S test mean) and BBH test
   under each selection rule (``gsm8k_dev``, ``mas_dev``, ``bbh_dev``).
+* Outputs — what Table 1's checkpoint wrote on GSM8K dev (zero-shot CoT): distinct answers,
+  the most common output and its share, outputs with a worked step
+  (:mod:`t5spec.evaluate.diversity`), so a student that answers one constant is visible.
 * Figure 2 (``fig2_curves.png``) — GSM8K / M-A-S / BBH-AO / BBH-CoT dev accuracy vs steps.
 * Figure 3 (``fig3_matching.png``) — distribution (KL) vs sample (CE) matching: training loss
   and GSM8K dev accuracy vs steps.
@@ -27,7 +30,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from t5spec.evaluate import results, runinfo, select
+from t5spec.evaluate import diversity, results, runinfo, select
 from t5spec.evaluate.benchmarks import BBH_MODES, DEFAULT_MATH_MODE, MATH_BENCHMARKS
 from t5spec.evaluate.results import Table, mean_of
 
@@ -215,6 +218,23 @@ def table3(runs: Sequence[RunData]) -> str:
     return _markdown(header, rows)
 
 
+def outputs_table(runs: Sequence[RunData]) -> str:
+    """What each run's Table 1 checkpoint wrote on GSM8K dev (zero-shot CoT)."""
+    rows = []
+    for run in runs:
+        step = run.report_step() if run.dev else None
+        summary = None if step is None else diversity.read_summary(run.info.path, step)
+        if summary is None:
+            rows.append([run.info.name, NOT_RUN if step is None else step, *[NOT_RUN] * 4])
+            continue
+        top = summary.top_output.replace("\n", " / ").replace("|", "\\|")
+        top = top if len(top) <= 60 else top[:57] + "..."
+        rows.append([run.info.name, step, summary.examples, summary.distinct_answers,
+                     f"{top} ({pct(summary.top_share)})", pct(summary.with_steps)])
+    return _markdown(["run", "step", "examples", "distinct answers",
+                      "most common output (%)", "with a step (%)"], rows)
+
+
 # ----------------------------------------------------------------------------------- figures
 def _series(table: Table, cols: Sequence[str]) -> tuple[list[int], list[float]]:
     points = [(s, mean_of(row, cols)) for s, row in table.items()]
@@ -355,6 +375,8 @@ def build_report(run_dirs: Sequence[str | os.PathLike], output: str | os.PathLik
             "## Table 1: test accuracy (checkpoint selected on GSM8K dev)\n\n" + table1(runs),
             "## Table 2: dev accuracy before → after specialization\n\n" + table2(runs),
             "## Table 3: in- vs out-of-distribution under each selection rule\n\n" + table3(runs),
+            "## Outputs: what Table 1's checkpoint wrote on GSM8K dev (zero-shot CoT)\n\n"
+            + outputs_table(runs),
             f"## Figure 2\n\n![curves]({FIGURES[0]})",
             f"## Figure 3\n\n![matching]({FIGURES[1]})",
             f"## Figure 4\n\n![formats]({FIGURES[2]})",

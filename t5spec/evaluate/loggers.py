@@ -29,9 +29,7 @@ import tensorflow as tf
 from absl import logging
 
 from t5spec.evaluate import metrics as metrics_lib
-
-RESULTS_FILE = "results.jsonl"
-PREDICTIONS_DIR = "predictions"
+from t5spec.evaluate.results import PREDICTIONS_DIR, RESULTS_FILE
 
 
 def _text(value: Any) -> str:

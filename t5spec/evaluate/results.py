@@ -18,7 +18,8 @@ from pathlib import Path
 
 from t5spec.errors import InputError
 
-RESULTS_FILE = "results.jsonl"
+RESULTS_FILE = "results.jsonl"  # written by t5spec.evaluate.loggers.ResultsLogger
+PREDICTIONS_DIR = "predictions"  # per-example files of loggers.PredictionsLogger
 _FIELDS = {"step": int, "column": str, "split": str, "metrics": dict}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,13 @@ def test_report_tables_figures_and_not_run(tmp_path: Path) -> None:
     )
     runinfo.write_run_info(base, stage="baseline", model="small")
 
+    preds = kl / "inference_eval" / "predictions" / "t5spec_eval_gsm8k_zs_cot-dev-000200.jsonl"
+    preds.parent.mkdir(parents=True)
+    preds.write_text("".join(json.dumps(
+        {"benchmark": "gsm8k", "mode": "zs_cot", "output": o, "extracted": e}) + "\n"
+        for o, e in (("The answer is 5", "5"), ("The answer is 5", "5"), ("2 | 3 = 5\nok", "5"),
+                     ("The answer is 6", "6"))))
+
     md = report.build_report([base, kl, ce], tmp_path / "out").read_text()
     table1 = md.split("## Table 1")[1].split("## Table 2")[0]
     assert (
@@ -61,6 +69,9 @@ def test_report_tables_figures_and_not_run(tmp_path: Path) -> None:
     table3 = md.split("## Table 3")[1].split("## Figure 2")[0]
     assert "| small_kl | gsm8k_dev | 200 | 20.0 | 21.0 | 45.0 | 27.5 |" in table3
     assert "| small_kl | bbh_dev | 100 | 35.0 | not run | not run | not run |" in table3
+    outputs = md.split("## Outputs")[1].split("## Figure 2")[0]
+    assert "| small_kl | 200 | 4 | 2 | The answer is 5 (50.0) | 25.0 |" in outputs
+    assert "| small_ce_zs | 200 | not run | not run | not run | not run |" in outputs  # no files
     for name in report.FIGURES:
         assert_nontrivial_png(tmp_path / "out" / name)
 

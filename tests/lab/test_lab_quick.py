@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,11 @@ def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
                     "## Lab settings and stage times"):  # fmt: skip
         assert heading in md
     assert "| specialize_dm | ran |" in md and "| dm | lab-32d-1L | kl | all |" in md
+    # what the selected checkpoints wrote on dev, read from their predictions files
+    outputs = md.split("## Outputs")[1].split("## Figure 2")[0]
+    for run in ("generalist", "dm", "sm"):
+        assert re.search(rf"^\| {run} \| \d+ \| [1-9]\d* \| [1-9]\d* \| .+ \(\d+\.\d\) \| "
+                         rf"\d+\.\d \|$", outputs, re.MULTILINE), outputs
     assert all((lab_dir / "report" / f).stat().st_size > 1000
                for f in ("fig2_curves.png", "fig3_matching.png"))  # fmt: skip
 
