@@ -21,7 +21,7 @@ def quick() -> lab_config.LabConfig:
 
 def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     default = lab_config.load([str(REPO / "gin" / "lab.gin")])
-    assert default.student.emb_dim == 64 and default.teacher.num_layers == 3
+    assert default.student.emb_dim == 128 and default.teacher.num_layers == 3
     assert default.sampling.keep_incorrect is False and quick.sampling.keep_incorrect is True
     assert quick.student.emb_dim < default.student.emb_dim  # quick overrides lab.gin
     assert quick.world.gsm8k_train == 300 and quick.world.svamp == default.world.svamp
