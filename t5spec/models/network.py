@@ -11,7 +11,8 @@ is a memory copy (``bench/bench_train_step.py``: 20.6 → 14.9 s per step on 2 C
 default) is T5X's network exactly; ``False`` gathers rows (``layers.Embed(one_hot=False)``,
 T5X's own code path, which also constrains the output to ``('batch', 'length', 'embed')``).
 The parameter tree is the same either way, so checkpoints move freely between the two and
-T5X's ``network.Transformer``; encode / decode / the decoder cache are T5X's, inherited.
+T5X's ``network.Transformer``; encode / decode are T5X's, inherited (t5spec's decoding lays
+the decoder caches out its own way: ``models/decode_cache.py``).
 
 Gin: ``gin/runs/spec.gin`` makes it the module of every t5spec training run, with
 ``EMBED_ONE_HOT = False`` (gather) by default; ``--gin.EMBED_ONE_HOT=True`` is T5X's network.

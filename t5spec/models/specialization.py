@@ -1,6 +1,7 @@
 """``SpecializationModel``: T5X's ``EncoderDecoderModel`` trained on the teacher's top-k.
 
-Only ``loss_fn`` changes (decoding, scoring, initialization are T5X's). Per target position
+Only ``loss_fn`` changes (scoring, initialization are T5X's; decoding is T5X's loop over
+:class:`t5spec.models.decode_cache.CachedDecodingModel`'s caches). Per target position
 it takes KL(teacher top-k ‖ student) where a teacher distribution exists and cross-entropy
 elsewhere (``distill_weight = 1``, distribution matching), plain cross-entropy
 (``distill_weight = 0``, sample matching; equal to T5X's loss), or a weighted mix — see
@@ -29,6 +30,7 @@ from t5x import models as t5x_models
 
 from t5spec import losses
 from t5spec.feature_converters import DistillationFeatureConverter
+from t5spec.models.decode_cache import CachedDecodingModel
 
 FORMATS = (
     "in_context_answer_only",
@@ -38,13 +40,14 @@ FORMATS = (
 )
 
 
-class SpecializationModel(t5x_models.EncoderDecoderModel):
+class SpecializationModel(CachedDecodingModel):
     """Encoder-decoder model whose loss is the sparse top-k KL / CE mix.
 
     Args (beyond ``EncoderDecoderModel``'s):
       distill_weight: α ∈ [0, 1]; 1 = distribution matching, 0 = sample matching.
       renormalize_teacher: divide the teacher's k probabilities by their sum before use.
       format_names: names of ``decoder_format_ids`` 1, 2, … for the per-format metrics.
+      t5x_decode_cache: decode with T5X's own caches instead of t5spec's (same results).
     """
 
     FEATURE_CONVERTER_CLS = DistillationFeatureConverter
@@ -65,6 +68,7 @@ class SpecializationModel(t5x_models.EncoderDecoderModel):
         distill_weight: float = 1.0,
         renormalize_teacher: bool = False,
         format_names: Sequence[str] = FORMATS,
+        t5x_decode_cache: bool = False,
     ):
         if not 0.0 <= distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be in [0, 1], got {distill_weight}")
@@ -81,6 +85,7 @@ class SpecializationModel(t5x_models.EncoderDecoderModel):
             z_loss=z_loss,
             loss_normalizing_factor=loss_normalizing_factor,
             default_decoder_params=default_decoder_params,
+            t5x_decode_cache=t5x_decode_cache,
             **kwargs,
         )
         self.distill_weight = float(distill_weight)
