@@ -4,7 +4,7 @@ T5-small shape (FlanT5-small: d_model 512, 8+8 layers, 32128 vocab), random weig
 both sides, float32, CPU; batch 32, 64 input tokens, 128 new tokens greedy, EOS disabled, the
 decoder cache on both sides. Ours also returns per-token log-probs and the top-5 alternatives
 at each step; HF `generate` returns tokens only. Compile time is reported apart. The same run
-also times T5X's own decoder caches (`Decoder(t5x_cache=True)`) for reference.
+also times T5X's own decoder caches (`Decoder(t5x_decode_cache=True)`) for reference.
 
   python bench/bench_decode.py        # last line: decode ratio: <x> (goal 2.0)
 """
@@ -41,8 +41,8 @@ def main() -> None:
 
     sampling = SamplingParams(max_new_tokens=NEW_TOKENS, num_alternatives=5)
     sides = {"ours": Decoder(config, params, eos_id=None),
-             "t5x": Decoder(config, params, eos_id=None, t5x_cache=True)}
-    compile_s = _seconds(lambda: sides["ours"].generate(enc, sampling))
+             "t5x": Decoder(config, params, eos_id=None, t5x_decode_cache=True)}
+    compile_s, _ = _timed(lambda: sides["ours"].generate(enc, sampling))
     sides["t5x"].generate(enc, sampling)
 
     def hf_generate():
@@ -54,9 +54,8 @@ def main() -> None:
 
     runs = {"hf": hf_generate, **{k: functools.partial(d.generate, enc, sampling)
                                   for k, d in sides.items()}}
-    best = _interleaved(runs)
-    ours, t5x = (d.generate(enc, sampling) for d in sides.values())
-    out = hf_generate()
+    best, last = _interleaved(runs)
+    ours, t5x, out = last["ours"], last["t5x"], last["hf"]
     same = float((out[:, 1:].numpy() == ours.tokens).mean())
     toks = BATCH * NEW_TOKENS
     print(f"torch threads {torch.get_num_threads()}; tokens agreeing with HF: {same:.3f}, "
@@ -69,19 +68,22 @@ def main() -> None:
     print(f"decode ratio: {best['hf'] / best['ours']:.2f} (goal 2.0)")
 
 
-def _seconds(fn) -> float:
+def _timed(fn):
+    """(seconds, result) of one call of ``fn``."""
     t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
-def _interleaved(runs: dict) -> dict:
-    """Best seconds per side over ``ROUNDS`` rounds, each round timing every side once."""
-    times = {k: [] for k in runs}
+def _interleaved(runs: dict) -> tuple[dict, dict]:
+    """Best seconds per side over ``ROUNDS`` rounds (each round times every side once), and
+    each side's output of the last round."""
+    times, last = {k: [] for k in runs}, {}
     for _ in range(ROUNDS):
         for k, fn in runs.items():
-            times[k].append(_seconds(fn))
-    return {k: min(v) for k, v in times.items()}
+            seconds, last[k] = _timed(fn)
+            times[k].append(seconds)
+    return {k: min(v) for k, v in times.items()}, last
 
 
 if __name__ == "__main__":

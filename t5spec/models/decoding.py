@@ -2,7 +2,7 @@
 
 Sampling is T5X's: ``EncoderDecoderModel.predict_batch_with_aux`` builds the encoder output
 and the decoder's key/value cache (in :mod:`t5spec.models.decode_cache`'s layout, 1.3x
-faster on CPU than T5X's own; ``Decoder(t5x_cache=True)`` keeps T5X's), and
+faster on CPU than T5X's own; ``Decoder(t5x_decode_cache=True)`` keeps T5X's), and
 ``t5x.decoding.temperature_sample`` runs the loop
 (greedy at temperature 0, temperature, top-k or top-p; per-row EOS; rows that ended emit 0).
 What T5X lacks is a per-step record: it returns only the sequences and their summed
@@ -138,13 +138,13 @@ class Decoder:
       config: the ``t5x.examples.t5.network.T5Config`` of ``params`` (float32 for exactness).
       params: the T5X parameter tree (numpy or jax arrays).
       eos_id: the end token (FlanT5: 1); None disables EOS (always ``max_new_tokens``).
-      t5x_cache: ``True`` keeps T5X's own ``[B, H, D, L]`` one-hot-written self-attention
-        cache; ``False`` (default) uses :mod:`t5spec.models.decode_cache` (same results,
-        no per-step cache transposes).
+      t5x_decode_cache: ``True`` decodes with T5X's own caches; ``False`` (default) with
+        :mod:`t5spec.models.decode_cache`'s (same results, no per-step re-layout of the
+        cross-attention keys/values, no one-hot cache writes).
     """
 
     def __init__(self, config: Any, params: Any, *, eos_id: int | None = 1,
-                 t5x_cache: bool = False):
+                 t5x_decode_cache: bool = False):
         from t5spec.models.presets import hide_tf_from_accelerators
 
         hide_tf_from_accelerators()
@@ -153,7 +153,7 @@ class Decoder:
         self.config = config
         self.params = jax.tree_util.tree_map(jax.numpy.asarray, params)
         self.eos_id = -1 if eos_id is None else eos_id
-        self.t5x_cache = t5x_cache
+        self.t5x_decode_cache = t5x_decode_cache
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs: Any) -> Decoder:
@@ -177,7 +177,7 @@ class Decoder:
             jnp.asarray(sampling.temperature, jnp.float32), jnp.asarray(self.eos_id, jnp.int32),
             config=self.config, max_new_tokens=sampling.max_new_tokens, top_k=sampling.top_k,
             top_p=float(sampling.top_p), num_alternatives=sampling.num_alternatives,
-            t5x_cache=self.t5x_cache)
+            t5x_decode_cache=self.t5x_decode_cache)
         return Generation(*(np.asarray(x) for x in out))
 
 
@@ -186,13 +186,13 @@ def _jitted_generate() -> Any:
     import jax
 
     return jax.jit(_generate, static_argnames=(
-        "config", "max_new_tokens", "top_k", "top_p", "num_alternatives", "t5x_cache"))
+        "config", "max_new_tokens", "top_k", "top_p", "num_alternatives", "t5x_decode_cache"))
 
 
 def _generate(
     params: Any, encoder_tokens: Any, rng: Any, temperature: Any, eos_id: Any, *,
     config: Any, max_new_tokens: int, top_k: int, top_p: float, num_alternatives: int,
-    t5x_cache: bool,
+    t5x_decode_cache: bool,
 ) -> tuple[Any, ...]:
     """T5X's ``predict_batch_with_aux`` with the recording ``decode_fn``; then :func:`_finish`."""
     import jax.numpy as jnp
@@ -204,7 +204,7 @@ def _generate(
     vocab = seqio.PassThroughVocabulary(config.vocab_size, eos_id=1)  # eos_id passed below
     model = decode_cache.CachedDecodingModel(
         module=network.Transformer(config, one_hot_embedding=False), input_vocabulary=vocab,
-        output_vocabulary=vocab, optimizer_def=None, t5x_decode_cache=t5x_cache,
+        output_vocabulary=vocab, optimizer_def=None, t5x_decode_cache=t5x_decode_cache,
         decode_fn=functools.partial(_sample_with_records, recorder=recorder,
                                     vocab=config.vocab_size))
     batch = {"encoder_input_tokens": encoder_tokens,

@@ -37,7 +37,7 @@ def params():
 ], ids=["greedy", "top_k", "top_p"])
 def test_same_generation_as_t5x_cache(params, sampling):
     ours = Decoder(CONFIG, params, eos_id=None).generate(ENC, sampling)
-    t5x = Decoder(CONFIG, params, eos_id=None, t5x_cache=True).generate(ENC, sampling)
+    t5x = Decoder(CONFIG, params, eos_id=None, t5x_decode_cache=True).generate(ENC, sampling)
     np.testing.assert_array_equal(ours.tokens, t5x.tokens)
     np.testing.assert_array_equal(ours.top_ids, t5x.top_ids)
     np.testing.assert_allclose(ours.token_logprobs, t5x.token_logprobs, atol=1e-5)
@@ -48,7 +48,8 @@ def test_same_generation_with_eos(params):
     free = Decoder(CONFIG, params, eos_id=None).generate(ENC, SamplingParams(12))
     eos = int(free.tokens[0, 3])  # row 0 ends at step 4; others where that id first appears
     ours = Decoder(CONFIG, params, eos_id=eos).generate(ENC, SamplingParams(12))
-    t5x = Decoder(CONFIG, params, eos_id=eos, t5x_cache=True).generate(ENC, SamplingParams(12))
+    t5x = Decoder(CONFIG, params, eos_id=eos, t5x_decode_cache=True).generate(
+        ENC, SamplingParams(12))
     assert ours.lengths[0] <= 4
     np.testing.assert_array_equal(ours.lengths, t5x.lengths)
     np.testing.assert_array_equal(ours.tokens, t5x.tokens)
@@ -59,7 +60,7 @@ def test_bfloat16_tracks_t5x_cache():
     params = _params(config)
     sampling = SamplingParams(max_new_tokens=8, num_alternatives=2)
     ours = Decoder(config, params, eos_id=None).generate(ENC, sampling)
-    t5x = Decoder(config, params, eos_id=None, t5x_cache=True).generate(ENC, sampling)
+    t5x = Decoder(config, params, eos_id=None, t5x_decode_cache=True).generate(ENC, sampling)
     np.testing.assert_allclose(ours.token_logprobs, t5x.token_logprobs, atol=0.05)
     assert (ours.tokens == t5x.tokens).mean() >= 0.9
 
