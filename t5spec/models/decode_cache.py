@@ -23,6 +23,13 @@ module's own parameters; masks, the relative-position bias row and the softmax f
 ``layers.dot_product_attention``. The parameter tree is untouched, and T5X's ``cache_map``
 (beam expansion) maps over the new leaves as over its own: batch is their first axis.
 
+On the CPU, :func:`vocab_major_logits` (a second interceptor, on the decoder's
+``logits_dense``) states the vocabulary projection against the kernel's transpose,
+``[vocab, embed]``, behind an optimization barrier. XLA makes that transpose a layout (a
+bitcast: no copy, no extra memory), and XLA:CPU's dot over it is ~27% faster than T5X's
+``[embed, vocab]`` form, with the same numbers up to float32 summation order (FlanT5-small,
+batch 32, jax.profiler: 9.6 -> 7.0 ms a step, the largest single op of a decode step).
+
 ``tests/models/test_decode_cache.py`` checks tokens and log-probs against T5X's own cache;
 ``tests/models/test_parity.py`` checks decoding against HF transformers.
 """
@@ -61,7 +68,7 @@ class CachedDecodingModel(models.EncoderDecoderModel):
     def _compute_logits_from_slice(self, *args: Any, **kwargs: Any) -> Any:
         if self.t5x_decode_cache:
             return super()._compute_logits_from_slice(*args, **kwargs)
-        with nn.intercept_methods(cached_attention):
+        with nn.intercept_methods(cached_attention), nn.intercept_methods(vocab_major_logits):
             return super()._compute_logits_from_slice(*args, **kwargs)
 
     def _compute_kv_cache(
@@ -101,6 +108,24 @@ def cached_attention(next_fun: Any, args: tuple, kwargs: dict, context: Any) -> 
             return next_fun(*args, **kwargs)
         return _cross_step(module, inputs_q, *args[2:3])
     return next_fun(*args, **kwargs)
+
+
+def vocab_major_logits(next_fun: Any, args: tuple, kwargs: dict, context: Any) -> Any:
+    """Flax interceptor: the decoder's ``logits_dense`` with its kernel read vocabulary-major.
+
+    Only on the CPU backend (see module doc); elsewhere, and for every other module, T5X's
+    call runs unchanged. Same product, summed in another order (float32 round-off only).
+    """
+    module = context.module
+    if (context.method_name != "__call__" or not isinstance(module, layers.DenseGeneral)
+            or module.name != "logits_dense" or jax.default_backend() != "cpu"):
+        return next_fun(*args, **kwargs)
+    inputs = jnp.asarray(args[0], module.dtype)
+    kernel = jnp.asarray(module.variables["params"]["kernel"], module.dtype)  # [E, V]
+    if kernel.ndim != 2:
+        return next_fun(*args, **kwargs)
+    vocab_major = lax.optimization_barrier(jnp.transpose(kernel))  # [V, E]; not folded back
+    return lax.dot_general(inputs, vocab_major, (((inputs.ndim - 1,), (1,)), ((), ())))
 
 
 def _init_self_cache(module: Any, inputs: jax.Array) -> None:

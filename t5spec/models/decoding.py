@@ -5,6 +5,10 @@ and the decoder's key/value cache (in :mod:`t5spec.models.decode_cache`'s layout
 faster on CPU than T5X's own; ``Decoder(t5x_decode_cache=True)`` keeps T5X's), and
 ``t5x.decoding.temperature_sample`` runs the loop
 (greedy at temperature 0, temperature, top-k or top-p; per-row EOS; rows that ended emit 0).
+The draw itself is :mod:`t5spec.models.sampling`'s (T5X's masks, the same distribution, one
+uniform per row instead of T5X's Gumbel noise over the whole vocabulary: at FlanT5's 32128
+rows that noise was a quarter of a sampled step on the CPU), passed to T5X as its
+``logit_callback_fn``.
 What T5X lacks is a per-step record: it returns only the sequences and their summed
 log-probability. :class:`_StepRecorder` adds that without a second forward pass. It rides in
 the decoding cache (a pytree the loop carries): the wrapped ``tokens_to_logits`` stores each
@@ -119,15 +123,23 @@ class _StepRecorder:
 
 def _sample_with_records(
     *, inputs: Any, cache: Any, tokens_to_logits: Any, recorder: _StepRecorder, vocab: int,
-    **kwargs: Any,
+    temperature: Any, topk: int, topp: float, **kwargs: Any,
 ) -> tuple[Any, Any]:
-    """A T5X ``decode_fn``: ``temperature_sample`` with the step recorder attached."""
+    """A T5X ``decode_fn``: ``temperature_sample`` with the step recorder attached.
+
+    Tokens are drawn by :func:`t5spec.models.sampling.sampling_logit_callback` (same
+    distribution and masks as T5X's draw, one uniform per row instead of Gumbel noise per
+    vocabulary entry); T5X runs its greedy branch over the one-hot it returns.
+    """
     from t5x import decoding
+
+    from t5spec.models import sampling
 
     batch, length = inputs.shape
     return decoding.temperature_sample(
         inputs, recorder.wrap_cache(cache, batch, length, vocab),
-        recorder.wrap_tokens_to_logits(tokens_to_logits),
+        recorder.wrap_tokens_to_logits(tokens_to_logits), temperature=0.0, topk=0, topp=0.0,
+        logit_callback_fn=sampling.sampling_logit_callback(temperature, top_k=topk, top_p=topp),
         state_callback_fn=recorder.state_callback, **kwargs)
 
 

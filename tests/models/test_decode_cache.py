@@ -101,3 +101,19 @@ def test_specialization_model_predicts_as_with_t5x_cache(params):
              for t5x in (False, True)]
     np.testing.assert_array_equal(preds[0], preds[1])
     assert (preds[0] != 0).any()
+
+
+@pytest.mark.parametrize("t5x_cache", [False, True])
+def test_the_vocabulary_projection_reads_the_kernel_vocabulary_major_on_cpu(params, t5x_cache):
+    """Ours multiplies by the [vocab, embed] transpose behind a barrier; T5X's path does not."""
+    import functools
+
+    from t5spec.models import decoding
+
+    generate = functools.partial(
+        decoding._generate, config=CONFIG, max_new_tokens=4, top_k=0, top_p=0.0,
+        num_alternatives=2, t5x_decode_cache=t5x_cache)
+    text = str(jax.make_jaxpr(generate)(params, jnp.asarray(ENC), jax.random.PRNGKey(0),
+                                        jnp.float32(0.0), jnp.int32(-1)))
+    vocab_major = f"f32[{CONFIG.vocab_size},{CONFIG.emb_dim}] = optimization_barrier"
+    assert (vocab_major in text) != t5x_cache
