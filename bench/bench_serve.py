@@ -10,18 +10,17 @@ Every decode shape is compiled before timing. Tokens are the server's ``usage.co
 
 ``Engine.run`` alone (no HTTP) is timed too, at 1 and 32 rows: the ceiling of the ratio.
 
-What bounds the ratio on the 2-core CPU (measured; 64 input tokens, 32 new, load ~4): not a
-fixed per-step cost — XLA's decode loop costs ~0.15 ms a step at batch 1 — but work that
-grows with the rows. Lab model, batch 1 → 32: encoder and setup 5.7 → 70 ms, a decode step
-0.16 → 5.5 ms (T5X's decoder layers at batch 32 run at ~8 GFLOP/s; hoisting the
-cross-attention key/value projections out of the loop by hand changed nothing), so
-``Engine.run`` gains only 1.3–1.7x from 32 rows. ``--model tiny`` (20k parameters) is no
-better (~1.8x): there a step is dominated by vocabulary-wide work per row — T5X's Gumbel
-``jax.random.categorical`` over 1024 logits (~1.2 ms a step at 32 rows) and the top-5
-records. Through the server, per-request HTTP/JSON/client work (~10 ms a request, on the
-same two busy cores) adds to both sides, so the end-to-end ratio lands near the engine's:
-~1.5–2.5, far below 8. The goal needs an accelerator, where a step's fixed cost (kernel
-launches) dominates and 32 rows cost about as much as one.
+What bounds the ratio on the 2-core CPU (measured 2026-12-02 with timing of
+``Decoder.generate`` at 32 vs 16 new tokens, lab model, 64 input tokens, two runs): work that
+grows with the rows, not a fixed per-step cost. At 32 rows the encoder and cache set-up cost
+13-22 ms and a decode step 1.0-1.4 ms (the layers' [32, 128] matmuls at a few tens of GFLOP/s),
+against 6-8 ms for a whole 32-token request at one row (a step 0.06-0.22 ms). The draw is no
+longer among the costs: T5X's Gumbel ``jax.random.categorical`` noise over every vocabulary
+entry was replaced by :mod:`t5spec.models.sampling`'s inverse-CDF draw (``Engine.run`` at 32
+rows 4.0x -> 5.1x). Through the server, per-request HTTP/JSON and client work (~8 ms a
+request, the client process on the same two cores) adds to both sides, so the end-to-end
+ratio lands a little below the engine's (4.4 measured). The goal needs an accelerator, where a
+step's fixed cost (kernel launches) dominates and 32 rows cost about as much as one.
 
   python bench/bench_serve.py        # last line: serve_batching ratio: <x> (goal 8)
 """

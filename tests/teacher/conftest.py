@@ -69,6 +69,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
     url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_healthy(url, key, proc, root / "server.log")
+        _first_completion(url, key, proc)
         yield LlamaServer(url, key_file, key)
     finally:
         if proc.poll() is None:
@@ -96,6 +97,26 @@ def _wait_healthy(url: str, key: str, proc: subprocess.Popen, log: Path) -> None
             pass
         time.sleep(0.5)
     pytest.fail("llama server did not become healthy in 180 s")
+
+
+def _first_completion(url: str, key: str, proc: subprocess.Popen) -> None:
+    """One 1-token completion, so a server that crashes on inference fails here, by name."""
+    body = json.dumps({"model": LLAMA_ALIAS, "prompt": "Hi", "max_tokens": 1}).encode()
+    request = urllib.request.Request(f"{url}/completions", data=body, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            json.loads(r.read())["choices"][0]["text"]
+            return
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
+        error = e
+    time.sleep(1)
+    pytest.fail(
+        f"llama.cpp failed its first completion ({error!r}; server exit code {proc.poll()}). "
+        "A native llama-cpp-python build crashes (SIGSEGV, exit -11) in ggml's AMX matmul on "
+        "CPUs that report AMX inside a VM that does not enable it: reinstall it portable with "
+        "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --no-cache-dir --force-reinstall --no-deps "
+        "-c constraints.txt llama-cpp-python (README, Set-up)")
 
 
 @pytest.fixture
