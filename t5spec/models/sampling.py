@@ -5,7 +5,8 @@ for every vocabulary entry of every row, then an argmax. On the CPU that is the 
 op of a sampled decode step at FlanT5's vocabulary (batch 32 x 32128: ~14.6 ms of a ~53 ms
 FlanT5-small step; threefry bits alone ~5 ms). :func:`sample` draws the same distribution by
 inverting the cumulative distribution instead: one uniform per row, a sum per block of
-``BLOCK`` entries, a cumulative sum over the blocks, then over the one chosen block (~1.5 ms).
+``BLOCK`` entries, a cumulative sum over the blocks, then over the one chosen block (0.5-0.7
+ms at batch 32 x 32128, against 14.6-24.8 ms for ``jax.random.categorical``, measured).
 
 :func:`sampling_logit_callback` plugs it into T5X's own loop: as ``logit_callback_fn`` it
 replaces each row's logits by a one-hot at the sampled token, and T5X then runs its greedy
