@@ -45,10 +45,11 @@ def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
                          constant_values=-jnp.inf)
     probs = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))  # unnormalized, max 1
     probs = probs.reshape(batch, blocks, BLOCK)
-    block_cum = jnp.cumsum(jnp.sum(probs, axis=-1), axis=-1)  # [B, blocks]
+    block_sums = jnp.sum(probs, axis=-1)  # [B, blocks]
+    block_cum = jnp.cumsum(block_sums, axis=-1)
     # u in (0, total]: the first block whose cumulative sum reaches u holds the draw.
     u = (1.0 - jax.random.uniform(key, (batch,), jnp.float32)) * block_cum[:, -1]
-    chosen = _first_reaching(block_cum, u, jnp.sum(probs, axis=-1) > 0)
+    chosen = _first_reaching(block_cum, u, block_sums > 0)
     before = jnp.where(chosen > 0, jnp.take_along_axis(
         block_cum, jnp.maximum(chosen - 1, 0)[:, None], axis=1)[:, 0], 0.0)
     inner = jnp.take_along_axis(probs, chosen[:, None, None], axis=1)[:, 0]  # [B, BLOCK]
