@@ -10,7 +10,7 @@ Every decode shape is compiled before timing. Tokens are the server's ``usage.co
 
 ``Engine.run`` alone (no HTTP) is timed too, at 1 and 32 rows: the ceiling of the ratio.
 
-What bounds the ratio on the 2-core CPU (measured 2026-12-02 with timing of
+What bounds the ratio on the 2-core CPU (measured 2026-12-02 by timing
 ``Decoder.generate`` at 32 vs 16 new tokens, lab model, 64 input tokens, two runs): work that
 grows with the rows, not a fixed per-step cost. At 32 rows the encoder and cache set-up cost
 13-22 ms and a decode step 1.0-1.4 ms (the layers' [32, 128] matmuls at a few tens of GFLOP/s),

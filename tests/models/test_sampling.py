@@ -11,6 +11,7 @@ from t5spec.models import sampling
 
 VOCAB = 300  # two whole blocks of 128 and a partial one
 DRAWS = 60_000
+_sample_jit = jax.jit(sampling.sample)
 
 
 def _draw(logits: np.ndarray, seed: int, **masks) -> np.ndarray:
@@ -59,8 +60,6 @@ def test_a_draw_is_always_an_entry_of_positive_probability(values, masked, seed)
     probs = np.asarray(jax.nn.softmax(jnp.asarray(logits)))
     assert (probs[token] > 0).all()
 
-
-_sample_jit = jax.jit(sampling.sample)
 
 
 def test_the_callback_leaves_logits_alone_at_temperature_zero_and_draws_one_hots_above():
