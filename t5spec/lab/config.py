@@ -1,8 +1,9 @@
 """What a ``t5spec lab`` run does, as plain frozen dataclasses bound by ``gin/lab.gin``.
 
-``gin/lab.gin`` (default, ≤ 15 minutes on 2 cores) and ``gin/lab_quick.gin`` (``--quick``,
-smoke-test sizes) bind :class:`LabConfig` and its parts with gin's dynamic registration;
-``t5spec lab --gin_file=… --gin_param=…`` overrides any of them. The pipeline turns the
+``gin/lab.gin`` (default, ≤ 15 minutes on 2 cores), ``gin/lab_quick.gin`` (``--quick``,
+smoke-test sizes) and ``gin/lab_math.gin`` (the budget where the math gain shows) bind
+:class:`LabConfig` and its parts with gin's dynamic registration; ``t5spec lab --gin_file=…
+--gin_param=…`` overrides any of them. The pipeline turns the
 config into ordinary T5X, ``t5spec teacher``/``align``/``select``/``report`` commands
 (:mod:`t5spec.lab.stages`), so sizes and budgets are the only things the lab swaps.
 
@@ -16,6 +17,10 @@ import dataclasses
 from collections.abc import Sequence
 
 from t5spec.lab.world import WorldSizes
+
+#: ``LabConfig.specialize_formats`` -> the SeqIO mixture the specialization trains on.
+SPECIALIZE_MIXTURES = {"all": "t5spec_gsm8k_spec", "in_context": "t5spec_gsm8k_spec_in_context",
+                       "zero_shot": "t5spec_gsm8k_spec_zero_shot"}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +116,9 @@ class LabConfig:
       student / teacher: model shapes (the teacher uses the teacher tokenizer).
       generalist / teacher_train / specialize: training budgets.
       math_rate: weight of each GSM8K gold format in the generalist mixture (generic = 1).
+      specialize_formats: the specialization's training formats: ``"all"`` (the paper's four,
+        mixture ``t5spec_gsm8k_spec``), ``"in_context"`` or ``"zero_shot"`` (its two-format
+        mixtures ``t5spec_gsm8k_spec_<formats>``, the paper's format ablation).
       distill_weights: one specialization run per entry, named ``dm`` (1.0), ``sm`` (0.0) or
         ``mix<α>``; 1.0 is distribution matching, 0.0 sample matching.
       sampling / evaluation: see :class:`SamplingConfig`, :class:`EvalConfig`.
@@ -128,6 +136,7 @@ class LabConfig:
     teacher_train: TrainBudget = TrainBudget()
     specialize: TrainBudget = TrainBudget()
     math_rate: float = 0.25
+    specialize_formats: str = "all"
     distill_weights: Sequence[float] = (1.0, 0.0)
     sampling: SamplingConfig = SamplingConfig()
     evaluation: EvalConfig = EvalConfig()
@@ -143,6 +152,9 @@ class LabConfig:
             raise ValueError(f"distill_weights must be in [0, 1], got {self.distill_weights}")
         if len(set(run_names(self))) != len(self.distill_weights):
             raise ValueError(f"distill_weights repeat a value: {self.distill_weights}")
+        if self.specialize_formats not in SPECIALIZE_MIXTURES:
+            raise ValueError(f"specialize_formats must be one of {sorted(SPECIALIZE_MIXTURES)}, "
+                             f"got {self.specialize_formats!r}")
         if self.sampling.questions > self.world.gsm8k_train:
             raise ValueError("sampling.questions exceeds world.gsm8k_train")
 

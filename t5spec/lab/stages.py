@@ -177,6 +177,7 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
         "--gin.utils.SaveCheckpointConfig.save_dataset=False",
         f"--gin.ALIGNED_DATA={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
         f"--gin.DISTILL_WEIGHT={float(distill_weight)}",
+        f"--gin.MIXTURE_OR_TASK_NAME={_q(lab_config.SPECIALIZE_MIXTURES[cfg.specialize_formats])}",
         *dev_eval_argv(cfg),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,8 +27,11 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     assert quick.student.emb_dim < default.student.emb_dim  # quick overrides lab.gin
     assert quick.world.gsm8k_train == 300 and quick.world.svamp == default.world.svamp
     assert lab_config.run_names(default) == ["dm", "sm"]
-    for path in ("gin/lab.gin", "gin/lab_quick.gin", *map(str, (REPO / "gin" / "lab").glob(
-            "[gst]*.gin"))):  # fmt: skip
+    math = lab_config.load([str(REPO / "gin" / "lab_math.gin")])
+    assert (default.specialize_formats, math.specialize_formats) == ("all", "zero_shot")
+    assert math.sampling.questions == math.world.gsm8k_train > default.world.gsm8k_train
+    lab_gins = map(str, (REPO / "gin" / "lab").glob("[gst]*.gin"))
+    for path in ("gin/lab.gin", "gin/lab_quick.gin", "gin/lab_math.gin", *lab_gins):
         head = (REPO / path).read_text().splitlines()[:12]
         assert any("Command" in ln for ln in head) and any("Hardware" in ln for ln in head), path
 
@@ -37,6 +41,7 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     ("lab.LabConfig.distill_weights = (1.5,)", "in \\[0, 1\\]"),
     ("specialize/lab.TrainBudget.steps = 0", "steps"),
     ("lab.SamplingConfig.questions = 100000", "gsm8k_train"),
+    ("lab.LabConfig.specialize_formats = 'few_shot'", "specialize_formats"),
 ])  # fmt: skip
 def test_bad_settings_fail_before_anything_runs(binding: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -52,12 +57,14 @@ def test_every_t5x_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:
     """The generalist, teacher and specialization commands build T5X's train() arguments
     (gin/lab/*.gin + the generated model gins parse; unknown bindings would fail)."""
     paths = stages.LabPaths(tmp_path)
+    zero_shot = dataclasses.replace(quick, specialize_formats="zero_shot")
     pipeline.build_stages(quick, paths)[0].action(None)  # the data stage: data + model gins
     monkeypatch.setenv("T5SPEC_DATA_DIR", str(paths.data))
     for argv, mixture, steps in [
         (stages.generalist_argv(quick, paths), "t5spec_lab_generalist", 4),
         (stages.teacher_argv(quick, paths), "t5spec_lab_teacher", 40),
         (stages.specialize_argv(quick, paths, 0.0), "t5spec_gsm8k_spec", 8),
+        (stages.specialize_argv(zero_shot, paths, 1.0), "t5spec_gsm8k_spec_zero_shot", 8),
     ]:  # fmt: skip
         resolved = ginconfig.resolve(*_split(argv))
         assert resolved.train_dataset_cfg.mixture_or_task_name == mixture
