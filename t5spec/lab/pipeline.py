@@ -2,12 +2,14 @@
 
 ::
 
-    data ─┬─ generalist ──────────────────────────┬─ specialize_dm ── select_dm ─┬─ report
-          └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ─┘
+    data ─┬─ generalist ─┬─────────────────────────────────────────── select_generalist ─┬─ report
+          │              └───────────────────────┬─ specialize_dm ── select_dm ────────┤
+          └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ────────┘
 
 The generalist evaluates the dev tasks at its last checkpoint; the report reads it as the
 baseline ("before" in Table 2, the dotted line in Figure 2) of both specializations, which
-evaluate only their own checkpoints.
+evaluate only their own checkpoints. ``select_generalist`` runs the same test evaluation on
+that checkpoint as ``select_<run>`` on the selected ones, so Table 1 compares them on test.
 
 ``sample`` starts ``t5spec serve`` on the teacher's last checkpoint (127.0.0.1, a free port),
 waits for ``/health``, runs ``t5spec teacher sample`` against it — the client that talks to
@@ -182,12 +184,13 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
                                    st.specialize_argv(cfg, paths, alpha), paths.run(name),
                                    cfg.specialize.steps, paths, start=g_steps,
                                    model=student_label(cfg)))
-    for name in runs:
-        stages.append(Stage(f"select_{name}", (f"specialize_{name}",),
+    for name in ("generalist", *runs):
+        dep = "generalist" if name == "generalist" else f"specialize_{name}"
+        stages.append(Stage(f"select_{name}", (dep,),
                             lambda s, n=name: _select(cfg, paths, n, s),
                             fingerprint(st.select_argv(cfg, paths, name)),
                             outputs=(paths.run(name) / "eval", paths.log(f"select_{name}"))))
-    stages.append(Stage("report", tuple(f"select_{n}" for n in runs),
+    stages.append(Stage("report", tuple(f"select_{n}" for n in ("generalist", *runs)),
                         lambda s: _command(st.report_argv(cfg, paths), paths, s,
                                            f"{paths.report / 'report.md'}"),
                         fingerprint(st.report_argv(cfg, paths), time.time())))

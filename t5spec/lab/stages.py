@@ -10,7 +10,7 @@ Lab directory layout (``LabPaths``)::
     data/               generated data in shared/data's layout (T5SPEC_DATA_DIR of every stage)
     gin/student.gin     model gins written from the config (include gin/lab/model.gin)
     gin/teacher.gin
-    runs/generalist/    T5X MODEL_DIRs
+    runs/generalist/    T5X MODEL_DIRs (+ eval/ of the generalist's last checkpoint)
     runs/teacher/
     runs/<dm|sm|…>/     specialization runs (+ eval/ of the selected checkpoints)
     teacher_samples/    `t5spec teacher sample` store (served teacher, top-5 logprobs)
@@ -252,7 +252,7 @@ def commands_text(cfg: LabConfig, paths: LabPaths) -> str:
              serve_argv(cfg, paths, 8000), sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"),
              align_argv(cfg, paths)]  # fmt: skip
     argvs += [specialize_argv(cfg, paths, a) for a in cfg.distill_weights]
-    argvs += [select_argv(cfg, paths, n) for n in lab_config.run_names(cfg)]
+    argvs += [select_argv(cfg, paths, n) for n in ("generalist", *lab_config.run_names(cfg))]
     argvs.append(report_argv(cfg, paths))
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -33,7 +33,7 @@ def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
     cfg = lab_config.load([str(REPO / "gin" / "lab_quick.gin")])
     paths = stages.LabPaths(lab_dir)
     names = ["data", "generalist", "teacher", "sample", "align", "specialize_dm",
-             "specialize_sm", "select_dm", "select_sm", "report"]  # fmt: skip
+             "specialize_sm", "select_generalist", "select_dm", "select_sm", "report"]  # fmt: skip
     for name in names:
         marker = json.loads(paths.marker(name).read_text())
         assert marker["seconds"] >= 0 and marker["summary"], name
@@ -90,7 +90,7 @@ def test_students_have_evaluated_dev_and_test_numbers(lab_dir: Path) -> None:
                              for ln in preds[0].read_text().splitlines())  # fmt: skip
 
 
-def test_the_generalist_is_evaluated_once_as_every_specializations_before(lab_dir) -> None:
+def test_the_generalist_is_every_specializations_before_and_tested_alike(lab_dir) -> None:
     records = results.load_run(lab_dir / "runs" / "generalist")
     dev = results.accuracy_table(records, "dev")
     assert list(dev) == [4] and set(dev[4]) == DEV_COLUMNS  # its last checkpoint, all tasks
@@ -101,6 +101,12 @@ def test_the_generalist_is_evaluated_once_as_every_specializations_before(lab_di
     first = f"{100 * dev[4]['gsm8k/zs_cot']:.1f} → "
     assert set(before) == {"dm", "sm"} and all(first in line for line in before.values())
     assert "| generalist |" in md.split("## Table 1")[0]  # listed as the runs' baseline
+    # select_generalist: the same test evaluation as the students', so Table 1 compares them
+    test = results.accuracy_table(records, "test")
+    assert list(test) == [4] and set(test[4]) == DEV_COLUMNS
+    table1 = md.split("## Table 1")[1].split("## Table 2")[0]
+    row = next(ln for ln in table1.splitlines() if ln.startswith("| generalist |"))
+    assert "not run" not in row and f"| {100 * test[4]['gsm8k/zs_cot']:.1f} |" in row
 
 
 def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
