@@ -2,9 +2,9 @@
 
 ::
 
-    data ─┬─ generalist ─┬─────────────────────────────────────────── select_generalist ─┬─ report
-          │              └───────────────────────┬─ specialize_dm ── select_dm ────────┤
-          └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ────────┘
+    data ─┬─ generalist ─┬─────────────────────────────────────────── select_generalist ──┬─ report
+          │              └────────────────────────────────┬─ specialize_dm ── select_dm ──┤
+          └─ teacher ── sample (serve + client) ── align ─┴─ specialize_sm ── select_sm ──┘
 
 The generalist evaluates the dev tasks at its last checkpoint; the report reads it as the
 baseline ("before" in Table 2, the dotted line in Figure 2) of both specializations, which
