@@ -3,9 +3,9 @@
 ``gin/lab.gin`` (default, ≤ 15 minutes on 2 cores), ``gin/lab_quick.gin`` (``--quick``,
 smoke-test sizes) and ``gin/lab_math.gin`` (the budget where the math gain shows) bind
 :class:`LabConfig` and its parts with gin's dynamic registration; ``t5spec lab --gin_file=…
---gin_param=…`` overrides any of them. The pipeline turns the
-config into ordinary T5X, ``t5spec teacher``/``align``/``select``/``report`` commands
-(:mod:`t5spec.lab.stages`), so sizes and budgets are the only things the lab swaps.
+--gin_param=…`` overrides any of them. The pipeline turns the config into ordinary T5X,
+``t5spec teacher``/``align``/``select``/``report`` commands (:mod:`t5spec.lab.stages`), so
+sizes and budgets are the only things the lab swaps.
 
 Units: steps are T5X train steps (one global batch each); lengths are SentencePiece tokens;
 learning rates are Adafactor's constant rate (T5X's finetune default schedule).

@@ -184,13 +184,14 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
                                    st.specialize_argv(cfg, paths, alpha), paths.run(name),
                                    cfg.specialize.steps, paths, start=g_steps,
                                    model=student_label(cfg)))
-    for name in ("generalist", *runs):
+    tested = ("generalist", *runs)  # each gets a select_<name> test evaluation
+    for name in tested:
         dep = "generalist" if name == "generalist" else f"specialize_{name}"
         stages.append(Stage(f"select_{name}", (dep,),
                             lambda s, n=name: _select(cfg, paths, n, s),
                             fingerprint(st.select_argv(cfg, paths, name)),
                             outputs=(paths.run(name) / "eval", paths.log(f"select_{name}"))))
-    stages.append(Stage("report", tuple(f"select_{n}" for n in ("generalist", *runs)),
+    stages.append(Stage("report", tuple(f"select_{n}" for n in tested),
                         lambda s: _command(st.report_argv(cfg, paths), paths, s,
                                            f"{paths.report / 'report.md'}"),
                         fingerprint(st.report_argv(cfg, paths), time.time())))
