@@ -23,6 +23,7 @@ ratio lands a little below the engine's (4.4 measured). The goal needs an accele
 step's fixed cost (kernel launches) dominates and 32 rows cost about as much as one.
 
   python bench/bench_serve.py        # last line: serve_batching ratio: <x> (goal 8)
+  python bench/bench_serve.py --batch_wait_ms 30 --batched_requests 1024   # a longer window
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def main() -> None:
     parser.add_argument("--single_requests", type=int, default=16)
     parser.add_argument("--batched_requests", type=int, default=256)
     parser.add_argument("--model", choices=sorted(SHAPES), default="lab")
+    parser.add_argument("--batch_wait_ms", type=float, default=5.0,
+                        help="the server's --batch_wait_ms (the shortest wait for a batch)")
     args = parser.parse_args()
 
     from t5spec import serve
@@ -164,7 +167,7 @@ def main() -> None:
     print(f"Engine.run alone: 1 row {direct[1]:.0f} tokens/s, {BATCH} rows {direct[BATCH]:.0f} "
           f"tokens/s = {direct[BATCH] / direct[1]:.1f}x", flush=True)
     config = serve.ServeConfig(model_name=MODEL, max_tokens=MAX_TOKENS, max_batch=BATCH,
-                               batch_wait_ms=5)
+                               batch_wait_ms=args.batch_wait_ms)
     app = serve.create_app(engine, config)
     rates = {}
     with serve.ServerThread(app) as server:
