@@ -20,7 +20,8 @@ LAB_README = """\
 
 Synthetic stand-ins for the paper's benchmarks, written by `t5spec.lab.build_data` in the
 layout of shared/data so the same readers load them (`data_dir=<this folder>`). The dataset
-names are the slots they fill, not the real benchmarks:
+names are the slots they fill, not the real benchmarks. Every number of every solution step
+is at most {max_value}.
 
 - `gsm8k/`: in-distribution GSM8K-like problems, train.jsonl ({gsm8k_train}) + test.jsonl
   ({gsm8k_test}), gold CoT + `#### N`.

@@ -116,6 +116,8 @@ class LabConfig:
       student / teacher: model shapes (the teacher uses the teacher tokenizer).
       generalist / teacher_train / specialize: training budgets.
       math_rate: weight of each GSM8K gold format in the generalist mixture (generic = 1).
+      math_shots: exemplars in each in-context GSM8K-format input, generalist and
+        specialization (the paper: 4; each adds ~120 student tokens to the input).
       specialize_formats: the specialization's training formats: ``"all"`` (the paper's four,
         mixture ``t5spec_gsm8k_spec``), ``"in_context"`` or ``"zero_shot"`` (its two-format
         mixtures ``t5spec_gsm8k_spec_<formats>``, the paper's format ablation).
@@ -136,6 +138,7 @@ class LabConfig:
     teacher_train: TrainBudget = TrainBudget()
     specialize: TrainBudget = TrainBudget()
     math_rate: float = 0.25
+    math_shots: int = 4
     specialize_formats: str = "all"
     distill_weights: Sequence[float] = (1.0, 0.0)
     sampling: SamplingConfig = SamplingConfig()
@@ -152,6 +155,8 @@ class LabConfig:
             raise ValueError(f"distill_weights must be in [0, 1], got {self.distill_weights}")
         if len(set(run_names(self))) != len(self.distill_weights):
             raise ValueError(f"distill_weights repeat a value: {self.distill_weights}")
+        if self.math_shots < 1:
+            raise ValueError(f"math_shots must be >= 1, got {self.math_shots}")
         if self.specialize_formats not in SPECIALIZE_MIXTURES:
             raise ValueError(f"specialize_formats must be one of {sorted(SPECIALIZE_MIXTURES)}, "
                              f"got {self.specialize_formats!r}")

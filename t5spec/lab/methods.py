@@ -217,7 +217,7 @@ def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
     return [*argv, f"--gin.INITIAL_CHECKPOINT_PATH={str(init)!r}",
             "--gin.utils.SaveCheckpointConfig.save_dataset=False",  # see stages.specialize_argv
             f"--gin.ALIGNED_DATA={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
-            *_method_bindings(mcfg, run.method)]  # fmt: skip
+            st.exemplars_flag(cfg), *_method_bindings(mcfg, run.method)]  # fmt: skip
 
 
 def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:

@@ -130,10 +130,17 @@ def generalist_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
 
 
 def generalist_task_argv(cfg: LabConfig) -> list[str]:
-    """The generalist's training mixture: generic examples, their seed, the math rate."""
+    """The generalist's training mixture: generic examples, their seed, the math rate and
+    the in-context math formats' exemplar count."""
     return [f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
             f"--gin.LabTaskConfig.generic_seed={cfg.seed + 1001}",
-            f"--gin.LabTaskConfig.math_rate={cfg.math_rate}"]  # fmt: skip
+            f"--gin.LabTaskConfig.math_rate={cfg.math_rate}",
+            exemplars_flag(cfg)]  # fmt: skip
+
+
+def exemplars_flag(cfg: LabConfig) -> str:
+    """Exemplars per in-context GSM8K-format input (t5spec.tasks.specialization)."""
+    return f"--gin.ExemplarConfig.num_exemplars={cfg.math_shots}"
 
 
 def dev_eval_argv(cfg: LabConfig) -> list[str]:
@@ -178,6 +185,7 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
         f"--gin.ALIGNED_DATA={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
         f"--gin.DISTILL_WEIGHT={float(distill_weight)}",
         f"--gin.MIXTURE_OR_TASK_NAME={_q(lab_config.SPECIALIZE_MIXTURES[cfg.specialize_formats])}",
+        exemplars_flag(cfg),
         *dev_eval_argv(cfg),
     ]
 

@@ -1,11 +1,12 @@
 """The lab's math world: seeded GSM8K-like word problems and three out-of-distribution families.
 
 Every problem is built as a small computation first (each step ``a op b = c`` checked to be a
-non-negative integer below 1000) and only then rendered as text, so its answer and its gold
-chain of thought ("… 48 / 2 = 24 …\\nThe answer is 72", the paper's style) are correct by
-construction. Four families stand in for the paper's four benchmarks and are written in their
-native file formats (:func:`write_world`), so :func:`t5spec.data.math_datasets.load` reads the
-lab exactly as it reads the real data (``data_dir`` = the lab folder):
+non-negative integer below 1000, every number at most ``WorldSizes.max_value``) and only then
+rendered as text, so its answer and its gold chain of thought ("… 48 / 2 = 24 …\\nThe answer
+is 72", the paper's style) are correct by construction. Four families stand in for the paper's
+four benchmarks and are written in their native file formats (:func:`write_world`), so
+:func:`t5spec.data.math_datasets.load` reads the lab exactly as it reads the real data
+(``data_dir`` = the lab folder):
 
 =========== ==================================================================== ==========
 family      what it imitates                                                     steps
@@ -35,6 +36,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -57,14 +59,20 @@ PathLike = str | os.PathLike
 
 @dataclasses.dataclass(frozen=True)
 class WorldSizes:
-    """How many problems per family file. Evaluation pools must exceed the data layer's dev
-    sizes (:data:`t5spec.data.splits.DEV_SIZES`): the rest of each pool is its test split."""
+    """How many problems per family file, and how large their numbers get. Evaluation pools
+    must exceed the data layer's dev sizes (:data:`t5spec.data.splits.DEV_SIZES`): the rest of
+    each pool is its test split.
+
+    ``max_value`` bounds every number of every step (``a op b = c``, all three); problems
+    over it are drawn again. The templates' own bound is 999; a smaller one (gin/lab.gin: 20)
+    leaves fewer distinct arithmetic facts for the lab's small models to learn."""
 
     gsm8k_train: int = 1000
     gsm8k_test: int = 600
     multiarith: int = 300
     asdiv: int = 600
     svamp: int = 600
+    max_value: int = templates.MAX_VALUE
 
     def validate(self) -> None:
         pools = {"gsm8k": self.gsm8k_test, "multiarith": self.multiarith,
@@ -73,6 +81,9 @@ class WorldSizes:
             if size <= DEV_SIZES[name]:
                 raise ValueError(f"{name}: {size} problems leave no test split after the "
                                  f"{DEV_SIZES[name]} dev problems (t5spec.data.splits)")
+        if not 10 <= self.max_value <= templates.MAX_VALUE:
+            raise ValueError(f"max_value must be in [10, {templates.MAX_VALUE}], "
+                             f"got {self.max_value}")
         if self.gsm8k_train < PAPER_DEV_SIZE:
             raise ValueError(f"gsm8k_train must be >= {PAPER_DEV_SIZE} (paper_dev indices)")
 
@@ -153,10 +164,17 @@ def _problem(family: str, source: str, index: int, draft: templates.Draft) -> Pr
     return Problem(example, draft.body, draft.query, steps, tuple(draft.equations), draft.unit)
 
 
+def largest_number(problem: templates.Draft | Problem) -> int:
+    """The largest number in any of ``problem``'s equations (``a op b = c``)."""
+    return max(int(n) for eq in problem.equations for n in re.findall(r"\d+", eq))
+
+
 def _generate(
-    family: str, source: str, count: int, seed: int, seen: set[str]
+    family: str, source: str, count: int, seed: int, seen: set[str],
+    max_value: int = templates.MAX_VALUE,
 ) -> tuple[Problem, ...]:
-    """``count`` problems of ``family`` whose question texts are not in ``seen`` (updated)."""
+    """``count`` problems of ``family`` whose question texts are not in ``seen`` (updated) and
+    whose equations stay within ``max_value``."""
     rng = random.Random(f"t5spec-lab/{seed}/{family}/{source}")
     makers: tuple[Callable[[random.Random], templates.Draft], ...] = templates.FAMILIES[family]
     out: list[Problem] = []
@@ -168,6 +186,8 @@ def _generate(
         try:
             draft = rng.choice(makers)(rng)
         except templates.Reject:
+            continue
+        if largest_number(draft) > max_value:
             continue
         question = _question(family, draft)
         if question in seen:
@@ -185,8 +205,8 @@ def generate_world(seed: int = 0, sizes: WorldSizes | None = None) -> World:
     plan = [("gsm8k", "train", sizes.gsm8k_train), ("gsm8k", "test", sizes.gsm8k_test),
             ("multiarith", "test", sizes.multiarith), ("asdiv", "test", sizes.asdiv),
             ("svamp", "test", sizes.svamp)]
-    problems = {f"{f}/{s}": _generate(f, s, n, seed, seen) for f, s, n in plan}
-    prompt = _generate("gsm8k", "prompt", PROMPT_SHOTS, seed, seen)
+    problems = {f"{f}/{s}": _generate(f, s, n, seed, seen, sizes.max_value) for f, s, n in plan}
+    prompt = _generate("gsm8k", "prompt", PROMPT_SHOTS, seed, seen, sizes.max_value)
     return World(seed=seed, problems=problems, prompt=prompt)
 
 

@@ -30,6 +30,9 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     math = lab_config.load([str(REPO / "gin" / "lab_math.gin")])
     assert (default.specialize_formats, math.specialize_formats) == ("all", "zero_shot")
     assert math.sampling.questions == math.world.gsm8k_train > default.world.gsm8k_train
+    # the default's easier world and one exemplar; lab_math keeps what it was measured with
+    assert (default.world.max_value, default.math_shots) == (20, 1)
+    assert (math.world.max_value, math.math_shots) == (999, 4)
     lab_gins = map(str, (REPO / "gin" / "lab").glob("[gst]*.gin"))
     for path in ("gin/lab.gin", "gin/lab_quick.gin", "gin/lab_math.gin", *lab_gins):
         head = (REPO / path).read_text().splitlines()[:12]
@@ -42,6 +45,7 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     ("specialize/lab.TrainBudget.steps = 0", "steps"),
     ("lab.SamplingConfig.questions = 100000", "gsm8k_train"),
     ("lab.LabConfig.specialize_formats = 'few_shot'", "specialize_formats"),
+    ("lab.LabConfig.math_shots = 0", "math_shots"),
 ])  # fmt: skip
 def test_bad_settings_fail_before_anything_runs(binding: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -158,3 +162,21 @@ def test_t5x_log_parsing(tmp_path: Path) -> None:
     assert runner.logged_train_step(log) == 20
     assert runner.last_train_scalar(log, "loss") == 3.25
     assert runner.last_train_scalar(log, "missing") is None
+
+
+def test_math_shots_reach_the_in_context_exemplars(quick, tmp_path: Path) -> None:
+    """``LabConfig.math_shots`` is bound on the generalist and specialization commands, and
+    the binding is what ``t5spec.tasks.specialization`` reads when it draws exemplars."""
+    import gin
+    from t5spec.tasks import specialization
+
+    paths, two = stages.LabPaths(tmp_path), dataclasses.replace(quick, math_shots=2)
+    flag = stages.exemplars_flag(two)
+    assert flag in stages.generalist_argv(two, paths)
+    assert flag in stages.specialize_argv(two, paths, 1.0)
+    assert specialization.ExemplarConfig().num_exemplars == 4  # the paper's, unbound
+    try:
+        gin.parse_config(flag.removeprefix("--gin."))
+        assert specialization.ExemplarConfig().num_exemplars == 2
+    finally:
+        gin.clear_config(clear_constants=True)

@@ -108,6 +108,7 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
             assert type(model).__name__ == "StepByStepModel"
             assert (model.rationale_loss, model.rationale_weight) == (loss, 1.0)
         assert f"--gin.RANDOM_SEED={cfg.seed + 3}" in argv
+        assert stages.exemplars_flag(cfg) in argv  # the generalist's exemplar count too
         evaluated = " ".join(" ".join(a) for a in methods.eval_argvs(cfg, mcfg, paths, run))
         mode = "sbs_label" if method in ("sbs", "hybrid") else "zs_cot"
         svamp = "t5spec_eval_math_sbs_label" if mode == "sbs_label" else "t5spec_eval_svamp_zs_cot"

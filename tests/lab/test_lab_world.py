@@ -141,3 +141,17 @@ def test_same_seed_same_world_in_another_process():
 def test_sizes_must_leave_a_test_split():
     with pytest.raises(ValueError, match="no test split"):
         world.generate_world(0, world.WorldSizes(svamp=500))
+
+
+def test_max_value_bounds_every_step_number():
+    small = world.generate_world(0, world.WorldSizes(max_value=20))
+    numbers = [int(n) for p in small.all_problems() for eq in p.equations
+               for n in re.findall(r"\d+", eq)]
+    assert max(numbers) == 20 and min(numbers) >= 0
+    families = {p.example.dataset for p in small.all_problems()}
+    assert families == set(world.FAMILIES)
+    # the templates' own bound leaves larger numbers, so the default world is unchanged by it
+    default = world.generate_world(0)
+    assert max(world.largest_number(p) for p in default.all_problems()) > 100
+    with pytest.raises(ValueError, match="max_value"):
+        world.generate_world(0, world.WorldSizes(max_value=5))
