@@ -1,7 +1,7 @@
 """What a ``t5spec lab`` run does, as plain frozen dataclasses bound by ``gin/lab.gin``.
 
 ``gin/lab.gin`` (default, ≤ 15 minutes on 2 cores), ``gin/lab_quick.gin`` (``--quick``,
-smoke-test sizes) and ``gin/lab_math.gin`` (the budget where the math gain shows) bind
+smoke-test sizes) and ``gin/lab_math.gin`` (the budget where the math gain is clear) bind
 :class:`LabConfig` and its parts with gin's dynamic registration; ``t5spec lab --gin_file=…
 --gin_param=…`` overrides any of them. The pipeline turns the config into ordinary T5X,
 ``t5spec teacher``/``align``/``select``/``report`` commands (:mod:`t5spec.lab.stages`), so
