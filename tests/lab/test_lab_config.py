@@ -34,7 +34,8 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     assert (default.world.max_value, default.math_shots) == (20, 1)
     assert (math.world.max_value, math.math_shots) == (999, 4)
     lab_gins = map(str, (REPO / "gin" / "lab").glob("[gst]*.gin"))
-    for path in ("gin/lab.gin", "gin/lab_quick.gin", "gin/lab_math.gin", *lab_gins):
+    for path in ("gin/lab.gin", "gin/lab_quick.gin", "gin/lab_math.gin", "gin/lab_earlier.gin",
+                 *lab_gins):
         head = (REPO / path).read_text().splitlines()[:12]
         assert any("Command" in ln for ln in head) and any("Hardware" in ln for ln in head), path
 
