@@ -6,14 +6,15 @@ decoder cache on both sides. Ours also returns per-token log-probs and the top-5
 at each step; HF `generate` returns tokens only. Compile time is reported apart. The same run
 also times T5X's own decoder caches (`Decoder(t5x_decode_cache=True)`) for reference.
 
-Whether the goal fits this machine at all (the roofline lines): ours is timed at 16 new
-tokens too, which splits its time into a fixed part (encoder, caches, compile-free set-up) and
-a per-step part; 2x HF leaves each of the 128 steps ``(HF / 2 - fixed) / 128`` seconds. Each
-matmul of a decoding step (:func:`step_matmuls`: the layers' projections and the vocabulary
-projection, in our decoder's forms) is then timed alone with jax, its weight hot in cache,
-and the sum is what a step's matmuls cost with nothing else in the step. What the budget leaves
-beyond that sum is all the rest of a step may take (ours' rest is its step minus that sum);
-when the sum alone is over the budget, 2x is out of reach of float32 XLA:CPU dots here.
+Whether the goal fits this machine at all (the ``roofline:`` line): ours is also timed at 16
+new tokens, which splits its time into a fixed part (encoder, caches) and a per-step part; 2x
+HF leaves each of the 128 steps ``(HF / 2 - fixed) / 128`` seconds. ``roofline.py`` times
+each matmul of a decoding step (the layers' projections and the vocabulary projection, in our
+decoder's forms) alone with jax, operands hot in cache; the sum is what a step's matmuls cost
+with nothing else in the step, and what the budget leaves beyond it is all the rest of a step
+may take (attention, norms, log-softmax, top-k, and the dots' own slowdown in the loop, where
+~100 MB of weights cycle through the caches). When the sum alone is over the budget, 2x is out
+of reach of float32 XLA:CPU dots.
 
   python bench/bench_decode.py        # last line: decode ratio: <x> (goal 2.0)
 """
@@ -24,6 +25,8 @@ import dataclasses
 import functools
 import os
 import time
+
+import roofline as roofline_lib  # bench/roofline.py
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
@@ -84,50 +87,19 @@ def main() -> None:
     print(f"decode ratio: {best['hf'] / best['ours']:.2f} (goal 2.0)")
 
 
-def step_matmuls(config, rows: int) -> list[tuple[str, int, int, int]]:
-    """The matmuls of one cached decoder step: (what, count, inputs width, outputs width),
-    each [rows, inputs] x [inputs, outputs]. Attention over the caches (~2% of the FLOPs at
-    this bench's lengths) and everything elementwise are left out."""
-    e, hd, f = config.emb_dim, config.num_heads * config.head_dim, config.mlp_dim
-    layers = config.num_decoder_layers
-    return [("q, k, v of self-attention; q of cross-attention", 4 * layers, e, hd),
-            ("attention outputs", 2 * layers, hd, e),
-            ("MLP in", len(config.mlp_activations) * layers, e, f),
-            ("MLP out", layers, f, e),
-            ("vocabulary (read [vocab, embed], as ours on CPU)", 1, e, config.vocab_size)]
-
-
-def _matmul_seconds(rows: int, width_in: int, width_out: int, repeats: int = 20) -> float:
-    """Best seconds of one float32 [rows, in] x [in, out] jax dot, operands hot in cache."""
-    import jax
-    from jax import lax
-
-    x = jax.random.normal(jax.random.PRNGKey(0), (rows, width_in))
-    w = jax.random.normal(jax.random.PRNGKey(1), (width_out, width_in))  # [out, in]
-    dot = jax.jit(lambda x, w: lax.dot_general(x, w, (((1,), (1,)), ((), ()))))
-    dot(x, w).block_until_ready()
-    return min(_timed(lambda: dot(x, w).block_until_ready())[0] for _ in range(repeats))
-
-
 def roofline(config, best: dict) -> list[str]:
     """Lines saying whether 2x HF fits this machine (see the module doc)."""
     per_step = (best["ours"] - best["ours_short"]) / (NEW_TOKENS - SHORT_TOKENS)
     fixed = best["ours"] - NEW_TOKENS * per_step
     budget = (best["hf"] / 2 - fixed) / NEW_TOKENS
-    dots = step_matmuls(config, BATCH)
-    seconds = sum(n * _matmul_seconds(BATCH, i, o) for _, n, i, o in dots)
-    flops = sum(2 * BATCH * n * i * o for _, n, i, o in dots)
-    margin, rest = budget - seconds, per_step - seconds
-    verdict = ("2x is out of reach of these dots on this machine" if margin <= 0 else
-               f"2x needs every dot at its best alone and the rest of a step "
-               f"{rest / margin:.0f}x faster")
+    dots = roofline_lib.decoder_step_matmuls(config)
+    seconds, flops = roofline_lib.matmuls_cost(dots, BATCH)
     return [f"ours: fixed {fixed:.2f} s + {per_step * 1e3:.1f} ms a step; 2x HF allows "
             f"{budget * 1e3:.1f} ms a step ((HF / 2 - fixed) / {NEW_TOKENS})",
             f"roofline: a step's {sum(n for _, n, _, _ in dots)} matmuls ({flops / 1e9:.2f} "
             f"GFLOP), each timed alone with hot caches: {seconds * 1e3:.1f} ms "
-            f"({flops / seconds / 1e9:.0f} GFLOP/s), leaving {margin * 1e3:.1f} ms for the "
-            f"rest of a step (attention, norms, log-softmax, top-k), where ours spends "
-            f"{rest * 1e3:.1f} ms beyond them: {verdict}"]
+            f"({flops / seconds / 1e9:.0f} GFLOP/s) a step: "
+            f"{roofline_lib.verdict(budget, seconds, per_step - seconds)}"]
 
 
 def _timed(fn):

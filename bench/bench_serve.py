@@ -8,7 +8,9 @@ on 127.0.0.1). Clients are the openai SDK (``AsyncOpenAI``, in a child process) 
 GSM8K questions as the teacher client does: ``max_tokens`` 32, temperature 1, ``logprobs`` 5.
 Every decode shape is compiled before timing. Tokens are the server's ``usage.completion_tokens``.
 
-``Engine.run`` alone (no HTTP) is timed too, at 1 and 32 rows: the ceiling of the ratio.
+``Engine.run`` alone (no HTTP) is timed too, at 1 and 32 rows: the ceiling of the ratio. The
+``roofline:`` line says whether 8x can fit this machine at all: a 32-row batch's matmuls, each
+timed alone with hot caches (``roofline.py``), against the time 8x the 1-row rate allows.
 
 What bounds the ratio on the 2-core CPU (measured 2026-12-02 by timing
 ``Decoder.generate`` at 32 vs 16 new tokens, lab model, 64 input tokens, two runs): work that
@@ -34,6 +36,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
+
+import roofline  # bench/roofline.py
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
@@ -111,6 +115,25 @@ def engine_rates(engine, questions: list[str], repeats: int = 5) -> dict[int, fl
     return rates
 
 
+def engine_roofline(config, one_row_rate: float) -> str:
+    """Whether ``Engine.run`` at ``BATCH`` rows can reach 8x its 1-row tokens/s on this
+    machine: the batch's matmuls (encoder over ``INPUT_BUCKET`` tokens a row, then
+    ``MAX_TOKENS`` decoder steps; ``roofline.py``), each timed alone with hot caches, against
+    the time 8x allows for ``BATCH * MAX_TOKENS`` tokens."""
+    encoder_s, encoder_flops = roofline.matmuls_cost(
+        roofline.encoder_matmuls(config), BATCH * INPUT_BUCKET)
+    step_s, step_flops = roofline.matmuls_cost(roofline.decoder_step_matmuls(config), BATCH)
+    dots_s = encoder_s + MAX_TOKENS * step_s
+    flops = encoder_flops + MAX_TOKENS * step_flops
+    allowed_s = BATCH * MAX_TOKENS / (8 * one_row_rate)
+    return (f"roofline: a {BATCH}-row batch's matmuls ({flops / 1e9:.2f} GFLOP: encoder over "
+            f"{INPUT_BUCKET} tokens a row {encoder_s * 1e3:.1f} ms, {MAX_TOKENS} decoder steps "
+            f"{MAX_TOKENS * step_s * 1e3:.1f} ms), each timed alone with hot caches: "
+            f"{dots_s * 1e3:.1f} ms ({flops / dots_s / 1e9:.0f} GFLOP/s); 8x the 1-row rate "
+            f"allows {allowed_s * 1e3:.1f} ms for the batch: "
+            f"{roofline.verdict(allowed_s, dots_s)}")
+
+
 async def load(base_url: str, questions: list[str], clients: int) -> tuple[int, float]:
     """(completion tokens, seconds) for ``clients`` workers sharing the question list."""
     import openai
@@ -166,6 +189,7 @@ def main() -> None:
     direct = engine_rates(engine, prompts(engine, BATCH))
     print(f"Engine.run alone: 1 row {direct[1]:.0f} tokens/s, {BATCH} rows {direct[BATCH]:.0f} "
           f"tokens/s = {direct[BATCH] / direct[1]:.1f}x", flush=True)
+    print(engine_roofline(engine.decoder.config, direct[1]), flush=True)
     config = serve.ServeConfig(model_name=MODEL, max_tokens=MAX_TOKENS, max_batch=BATCH,
                                batch_wait_ms=args.batch_wait_ms)
     app = serve.create_app(engine, config)

@@ -1,0 +1,83 @@
+"""Matmul rooflines for the decoding benchmarks: can a speed goal fit this machine at all?
+
+A T5 1.1 model's work is almost all matmuls. These helpers list the matmuls of one cached
+decoder step and of the encoder pass (per row: [rows, in] x [in, out]), and time each alone
+with jax, operands hot in cache: what those matmuls cost with nothing else around them, a
+lower bound on any decoder built from XLA:CPU float32 dots. ``bench_decode.py`` and
+``bench_serve.py`` set it against the time their goal allows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+Matmul = tuple[str, int, int, int]  # (what, count per row-position, inputs width, outputs width)
+
+
+def decoder_step_matmuls(config: Any) -> list[Matmul]:
+    """The matmuls of one cached decoder step of a ``network.T5Config``: every 2-D decoder
+    kernel once except cross-attention keys/values, which are projected once from the
+    encoder outputs. Attention over the caches and everything elementwise are left out."""
+    e, hd, f = config.emb_dim, config.num_heads * config.head_dim, config.mlp_dim
+    layers = config.num_decoder_layers
+    return [("q, k, v of self-attention; q of cross-attention", 4 * layers, e, hd),
+            ("attention outputs", 2 * layers, hd, e),
+            ("MLP in", len(config.mlp_activations) * layers, e, f),
+            ("MLP out", layers, f, e),
+            ("vocabulary (read [vocab, embed], as ours on CPU)", 1, e, config.vocab_size)]
+
+
+def encoder_matmuls(config: Any) -> list[Matmul]:
+    """The matmuls per input token before decoding: the encoder's layers, and each decoder
+    layer's cross-attention key and value projections of the encoder outputs."""
+    e, hd, f = config.emb_dim, config.num_heads * config.head_dim, config.mlp_dim
+    layers = config.num_encoder_layers
+    return [("q, k, v of self-attention", 3 * layers, e, hd),
+            ("attention outputs", layers, hd, e),
+            ("MLP in", len(config.mlp_activations) * layers, e, f),
+            ("MLP out", layers, f, e),
+            ("decoder cross-attention k, v", 2 * config.num_decoder_layers, e, hd)]
+
+
+def matmul_seconds(rows: int, width_in: int, width_out: int, repeats: int = 50) -> float:
+    """Seconds of one float32 [rows, in] x [in, out] dot (weight stored [out, in]) inside one
+    XLA program: ``repeats`` dots in a ``fori_loop``, each input nudged by the last output so
+    none is hoisted (an elementwise add of [rows, in]), operands hot in cache; best of 3."""
+    import jax
+    from jax import lax
+
+    def dots(x, w):
+        def body(_, carry):
+            x, _ = carry
+            y = lax.dot_general(x, w, (((1,), (1,)), ((), ())))
+            return x + y[0, 0] * 1e-30, y
+        return lax.fori_loop(0, repeats, body, (x, jax.numpy.zeros((rows, width_out))))[1]
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (rows, width_in))
+    w = jax.random.normal(jax.random.PRNGKey(1), (width_out, width_in))
+    run = jax.jit(dots)
+    run(x, w).block_until_ready()
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        run(x, w).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return best / repeats
+
+
+def matmuls_cost(matmuls: list[Matmul], rows: int) -> tuple[float, float]:
+    """(seconds, FLOPs) of ``matmuls`` over ``rows`` rows, each matmul timed alone."""
+    seconds = sum(n * matmul_seconds(rows, i, o) for _, n, i, o in matmuls)
+    return seconds, sum(2.0 * rows * n * i * o for _, n, i, o in matmuls)
+
+
+def verdict(allowed_s: float, dots_s: float, beyond_s: float | None = None) -> str:
+    """How the matmuls alone compare with the time a goal allows. ``beyond_s``: what the
+    measured code spends beyond those matmuls timed alone, if known."""
+    if dots_s >= allowed_s:
+        return "the goal is out of reach of these dots on this machine"
+    left = f"the dots alone fit, leaving {(allowed_s - dots_s) * 1e3:.1f} ms for all else"
+    if beyond_s is None:
+        return left
+    return f"{left}, where ours spends {beyond_s * 1e3:.1f} ms beyond these dots alone"
