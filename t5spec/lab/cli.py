@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         f.write(settings)
     first = _table1(report) if methods_cfg is None else _methods_table(report)
     print(f"\n{table}\n\n{first}\nreport: {report}")
+    if methods_cfg is None:  # the main claim, with its paired interval (issue 29)
+        print("\n".join(pipeline.main_claim(cfg, paths)))
     return 0
 
 

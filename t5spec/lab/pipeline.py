@@ -204,3 +204,38 @@ def _align(cfg: LabConfig, paths: st.LabPaths, stage: Stage) -> str:
     if not shards:
         raise StageFailed(f"t5spec align wrote no shards into {paths.aligned}")
     return f"{len(shards)} shard(s) in {paths.aligned}"
+
+
+# ------------------------------------------------------------------------------- the claim
+CLAIM_COLUMN = "gsm8k/zs_cot"
+
+
+def main_claim(cfg: LabConfig, paths: st.LabPaths, samples: int = 2000) -> list[str]:
+    """The lab's main claim with its paired 95% interval: each specialized student's
+    GSM8K-slot test accuracy minus the generalist's, on the same test items (checkpoints
+    chosen by ``gsm8k_dev``; :mod:`t5spec.evaluate.stats`). One line per specialization; a
+    line saying why when the selection or the per-item predictions are missing."""
+    from t5spec.evaluate import items, stats
+
+    scored = {}
+    for name in ("generalist", *lab_config.run_names(cfg)):
+        selection = paths.run(name) / "selection.json"
+        try:
+            step = json.loads(selection.read_text())["rules"]["gsm8k_dev"]["step"]
+        except (OSError, KeyError, TypeError, json.JSONDecodeError):
+            return [f"no paired interval: {selection} names no gsm8k_dev checkpoint"]
+        found = items.read_items(paths.run(name), "test", int(step)).get(CLAIM_COLUMN)
+        if found is None:
+            return [f"no paired interval: no per-item {CLAIM_COLUMN} test predictions of "
+                    f"{name} at step {step}"]
+        scored[name] = found
+    lines = []
+    for name in lab_config.run_names(cfg):
+        (a, b), _ = items.common([scored[name], scored["generalist"]])
+        diff = stats.paired_difference(a, b, samples=samples)
+        acc_a, acc_b = stats.bootstrap_accuracy(a), stats.bootstrap_accuracy(b)
+        lines.append(f"GSM8K-slot test, {len(a)} problems: generalist {acc_b} -> {name} "
+                     f"{acc_a}; " + stats.verdict(name, "generalist", diff) +
+                     " (paired bootstrap over items, 95%)")
+    return lines
+
