@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from t5spec.errors import InputError
+from t5spec.evaluate import items, stats
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "in-distribution": ("gsm8k",),
@@ -168,33 +169,68 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def verdict(rows: Sequence[Row], column: str) -> str:
-    """One plain sentence: per student size, which method leads ``column`` and whether its
-    lead over the runner-up is outside the noise (non-overlapping 95% intervals)."""
-    clauses = []
-    for student in dict.fromkeys(r.student for r in rows):
-        ranked = sorted(((r.columns[column], r.method) for r in rows
-                         if r.student == student and r.columns[column] is not None),
-                        key=lambda x: -x[0].mean)  # fmt: skip
-        if len(ranked) < 2:
+def read_slots(eval_dir: Path) -> dict[str, items.Items]:
+    """Per slot (``gsm8k``, …, ``bbh``), the cell's test items keyed for pairing: math items
+    by id (sm/dm and sbs/hybrid answer the same problems in different modes); BBH items by
+    mode and task, grouped by them (the column's macro average)."""
+    slots: dict[str, list[tuple[str, items.Items]]] = {}
+    for column, found in items.read_split(eval_dir, "test").items():
+        bench, mode = column.split("/", 1)
+        slots.setdefault(bench, []).append((mode, found))
+    out = {}
+    for bench, parts in slots.items():
+        if all(p.groups is None for _, p in parts):
+            merged = {k: c for _, p in parts for k, c in zip(p.keys, p.correct, strict=True)}
+            out[bench] = items.Items(tuple(merged), np.array(list(merged.values()), bool))
             continue
-        (best, winner), (second, runner) = ranked[0], ranked[1]
-        tied = [m for e, m in ranked if e.mean == best.mean]
-        if len(tied) > 1:
-            names = "all methods" if len(tied) == len(ranked) > 2 else \
-                ", ".join(tied[:-1]) + f" and {tied[-1]}"
-            clauses.append(f"at {student} {names} tie ({100 * best.mean:.1f}%)")
-        elif best.overlaps(second):
-            clauses.append(f"at {student} {winner} leads ({100 * best.mean:.1f}% vs {runner} "
-                           f"{100 * second.mean:.1f}%) but the difference is inside the noise "
-                           "(the 95% intervals overlap)")
-        else:
-            clauses.append(f"at {student} {winner} wins ({100 * best.mean:.1f}% vs {runner} "
-                           f"{100 * second.mean:.1f}%; the 95% intervals do not overlap)")
+        keys, correct, groups = [], [], []
+        for mode, p in parts:
+            tasks = p.groups or ("",) * len(p.keys)
+            keys += [f"{mode}|{k}" for k in p.keys]
+            groups += [f"{mode}|{t}" for t in tasks]
+            correct += list(p.correct)
+        out[bench] = items.Items(tuple(keys), np.array(correct, bool), tuple(groups))
+    return out
+
+
+def paired(a: Sequence[dict[str, items.Items]], b: Sequence[dict[str, items.Items]],
+           column: str, *, samples: int = 2000) -> stats.Interval | None:  # fmt: skip
+    """Accuracy of A minus B in ``column`` on the items every seed of both scored: per-seed
+    slots of A and B → [S_A, n] and [S_B, n] over the column's slots, each slot one
+    stratum (BBH: each mode × task) — the paired seeds × items bootstrap of
+    :func:`t5spec.evaluate.stats.paired_difference`. None when a slot is missing."""
+    present = [k for k in COLUMNS[column] if all(k in c for c in (*a, *b))]
+    if not present:
+        return None
+    rows_a, rows_b, groups = [[] for _ in a], [[] for _ in b], []
+    for slot in present:
+        arrays, slot_groups = items.common([c[slot] for c in (*a, *b)])
+        for row, arr in zip([*rows_a, *rows_b], arrays, strict=True):
+            row.extend(arr)
+        groups += [f"{slot}|{g}" for g in slot_groups] if slot_groups else \
+            [slot] * len(arrays[0])
+    return stats.paired_difference(np.array(rows_a, float), np.array(rows_b, float),
+                                   groups=groups, samples=samples)
+
+
+def verdicts(cells: Sequence[CellDir], column: str, baseline: str = "sm", *,
+             samples: int = 2000) -> str:  # fmt: skip
+    """One sentence per column: per student size, each method minus ``baseline`` on the same
+    test items (paired over seeds × items, 95%): "wins" only when the interval excludes 0."""
+    by_size: dict[str, dict[str, list[dict[str, items.Items]]]] = {}
+    for cell in cells:
+        by_size.setdefault(cell.student, {}).setdefault(cell.method, []).append(
+            read_slots(cell.eval_dir))
+    clauses = []
+    for student, methods in by_size.items():
+        for method in (m for m in methods if m != baseline and baseline in methods):
+            diff = paired(methods[method], methods[baseline], column, samples=samples)
+            if diff is not None:
+                clauses.append(f"at {student} {stats.verdict(method, baseline, diff)}")
     title = column[0].upper() + column[1:]
     if not clauses:
-        return f"{title}: fewer than two methods evaluated; no comparison."
-    return f"{title}: " + "; ".join(clauses) + "."
+        return f"{title}: no method to compare with {baseline}; no comparison."
+    return f"{title} (each method − {baseline}, points): " + "; ".join(clauses) + "."
 
 
 def plot(rows: Sequence[Row], output: Path) -> list[Path]:
@@ -242,7 +278,9 @@ def write_report(cells: Sequence[CellDir], output: Path, *, samples: int = 2000,
              f"examples, {samples} resamples]; cost of answering GSM8K-slot test questions in "
              "each method's answer mode (sm/dm: zero-shot CoT; sbs/hybrid: label prefix "
              "only), greedy, on this machine.", "", table(rows), "",
-             *(f"- {verdict(rows, c)}" for c in COLUMNS), "",
+             "Differences: paired bootstrap over the same test items (and seeds, averaged "
+             "per item); a method \"wins\" only when the 95% interval excludes 0.", "",
+             *(f"- {verdicts(cells, c, samples=samples)}" for c in COLUMNS), "",
              *(f"![{p.stem}]({p.name})" for p in pngs), "", settings, ""]  # fmt: skip
     path = output / "methods.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -103,9 +103,9 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
         assert resolved.train_kwargs.get("infer_eval_dataset_cfg") is None  # eval: own stage
         model = resolved.model
         if isinstance(loss, float):
-            assert model.distill_weight == loss and type(model).__name__ != "StepByStepModel"
+            assert model.distill_weight == loss and model.objective == "specialization"
         else:
-            assert type(model).__name__ == "StepByStepModel"
+            assert model.objective == "stepbystep"
             assert (model.rationale_loss, model.rationale_weight) == (loss, 1.0)
         assert f"--gin.RANDOM_SEED={cfg.seed + 3}" in argv
         assert stages.exemplars_flag(cfg) in argv  # the generalist's exemplar count too
@@ -158,7 +158,8 @@ def _cell(root: Path, student: str, params: int, method: str, seed: int, acc: di
     preds = folder / "inference_eval" / "predictions"
     preds.mkdir(parents=True)
     for bench, accuracy in acc.items():
-        lines = [json.dumps({"id": f"{bench}/test/{i}", "benchmark": bench, "correct": bool(c)})
+        lines = [json.dumps({"id": f"{bench}/test/{i}", "benchmark": bench, "mode": "x",
+                             "correct": bool(c)})
                  for i, c in enumerate(_bools(accuracy, 80, seed))]
         (preds / f"t5spec_eval_{bench}_x-test-000008.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "inference_cost.json").write_text(json.dumps(
@@ -177,20 +178,21 @@ def test_report_table_verdicts_and_plots(tmp_path: Path) -> None:
     md = methods_report.write_report(cells, tmp_path / "report", samples=500).read_text()
     assert "| sbs | big | 10,000 | 90.0 [" in md and "| 5.0 | 0.50 | 2 |" in md
     assert "| sm | small | 1,000 | 30.0 [" in md
-    assert "at big sbs wins (90.0% vs sm 30.0%; the 95% intervals do not overlap)" in md
-    assert "at small sm and sbs tie (30.0%)" in md  # identical data: identical estimates
+    assert "at big sbs wins over sm by +60.0 points [+" in md  # paired, seeds x items
+    assert "at small sbs − sm: inside the noise, +0.0 [+0.0, +0.0]" in md  # identical answers
     for method in ("sm", "sbs"):
         png = tmp_path / "report" / f"methods_{method}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and f"]({png.name})" in md
 
 
-def test_verdict_says_inside_the_noise_for_overlapping_intervals() -> None:
-    est = methods_report.Estimate
-    rows = [methods_report.Row(m, "s", 1, 3, {"OOD": e}, 1.0, 1.0)
-            for m, e in (("dm", est(0.32, 0.2, 0.45)), ("sm", est(0.30, 0.18, 0.42)))]
-    text = methods_report.verdict(rows, "OOD")
-    assert text == ("OOD: at s dm leads (32.0% vs sm 30.0%) but the difference is inside the "
-                    "noise (the 95% intervals overlap).")
+def test_paired_difference_of_a_noisy_gap_is_inside_the_noise(tmp_path: Path) -> None:
+    cells = []
+    for seed in range(3):  # 3 seeds x 80 items: 31% vs 30% is noise
+        cells.append(_cell(tmp_path, "s", 1, "sm", seed, {"gsm8k": 0.30}, 1.0))
+        cells.append(_cell(tmp_path, "s", 1, "dm", seed, {"gsm8k": 0.3125}, 1.0))
+    text = methods_report.verdicts(cells, "in-distribution", samples=500)
+    assert text.startswith("In-distribution (each method − sm, points): at s dm − sm: "
+                           "inside the noise, +1.2 [")
 
 
 def test_missing_predictions_are_an_input_error(tmp_path: Path) -> None:
