@@ -30,6 +30,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from t5spec import report_stats
 from t5spec.evaluate import diversity, results, runinfo, select
 from t5spec.evaluate.benchmarks import BBH_MODES, DEFAULT_MATH_MODE, MATH_BENCHMARKS
 from t5spec.evaluate.results import Table, mean_of
@@ -148,14 +149,26 @@ def table1(runs: Sequence[RunData]) -> str:
     for run in runs:
         step = run.report_step()
         row = _row_at(run.test, step)
+        found = report_stats.read_test_items(run.info.path, step)  # 95% intervals
         rows.append(
             [
                 *_describe(run),
                 NOT_RUN if step is None else step,
-                *(pct(row.get(c)) for c in TABLE_COLS),
+                *(report_stats.cell(found, c, row.get(c), NOT_RUN) for c in TABLE_COLS),
             ]
         )
     return _markdown(["run", "model", "loss", "formats", "step", *COL_NAMES], rows)
+
+
+def comparisons(runs: Sequence[RunData]) -> str:
+    """Paired test differences at Table 1's checkpoints (:mod:`t5spec.report_stats`)."""
+    scored = [(r.info.name, r.baseline, report_stats.read_test_items(r.info.path,
+                                                                     r.report_step()))
+              for r in runs]  # fmt: skip
+    rows = report_stats.comparisons(scored, TABLE_COLS, COL_NAMES)
+    if not rows:
+        rows = [[NOT_RUN, "—", "0", NOT_RUN, "no per-item test predictions to pair"]]
+    return _markdown(["A − B", "column", "items", "difference [95%]", "verdict"], rows)
 
 
 def _before_row(run: RunData, runs: Sequence[RunData]) -> dict[str, float]:
@@ -193,15 +206,16 @@ def table3(runs: Sequence[RunData]) -> str:
             sel = run.selections.get(rule)
             test = _row_at(run.test, None if sel is None else sel.step)
             bbh = mean_of(test, BBH_COLS)
+            found = report_stats.read_test_items(run.info.path, None if sel is None else sel.step)
             rows.append(
                 [
                     run.info.name,
                     rule,
                     NOT_RUN if sel is None else sel.step,
                     pct(None if sel is None else sel.score),
-                    pct(test.get(MATH_COLS[0])),
-                    pct(mean_of(test, MAS_COLS)),
-                    pct(bbh),
+                    report_stats.cell(found, MATH_COLS[0], test.get(MATH_COLS[0]), NOT_RUN),
+                    report_stats.mean_cell(found, MAS_COLS, mean_of(test, MAS_COLS), NOT_RUN),
+                    report_stats.mean_cell(found, BBH_COLS, bbh, NOT_RUN),
                 ]
             )
     if not rows:
@@ -370,9 +384,14 @@ def build_report(run_dirs: Sequence[str | os.PathLike], output: str | os.PathLik
         [
             "# t5spec report",
             "Accuracy in %. `not run`: no evaluation produced that number. Math columns use "
-            "zero-shot CoT prompting; BBH is the macro average over its 27 tasks.",
+            "zero-shot CoT prompting; BBH is the macro average over its 27 tasks. Test numbers "
+            "carry their 95% interval `[low, high]` (bootstrap over test items; none where the "
+            "evaluation kept no per-item predictions).",
             "## Runs\n\n" + _runs_section(runs),
             "## Table 1: test accuracy (checkpoint selected on GSM8K dev)\n\n" + table1(runs),
+            "## Comparisons: paired test differences at Table 1's checkpoints\n\n"
+            "Points, A − B on the same test items, paired bootstrap 95% interval; a run "
+            "\"wins\" only when the interval excludes 0.\n\n" + comparisons(runs),
             "## Table 2: dev accuracy before → after specialization\n\n" + table2(runs),
             "## Table 3: in- vs out-of-distribution under each selection rule\n\n" + table3(runs),
             "## Outputs: what Table 1's checkpoint wrote on GSM8K dev (zero-shot CoT)\n\n"
