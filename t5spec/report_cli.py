@@ -15,17 +15,29 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--runs",
         nargs="+",
-        required=True,
         metavar="DIR",
         help="run directories (T5X MODEL_DIRs or baseline eval dirs)",
+    )
+    source.add_argument(
+        "--from_results",
+        nargs="+",
+        metavar="JSON",
+        help="results.json file(s) (merged) -> OUTPUT/results.md (t5spec.report_results)",
     )
     parser.add_argument("--output", required=True, help="where report.md and PNGs go")
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "from_results", None):
+        from t5spec.report_results import write_regenerated
+
+        path = write_regenerated(args.from_results, args.output)
+        print(f"wrote {path}")
+        return 0
     from t5spec.report import build_report
 
     path = build_report(args.runs, args.output)

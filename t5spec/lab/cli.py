@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spec: the paper's experiment (default); methods: sm/dm/"
                         "step-by-step/hybrid × student sizes × seeds (gin/lab_methods.gin, "
                         "report/methods.md)")
+    parser.add_argument("--sizes", default="", metavar="S1,S2",
+                        help="methods experiment: only these student sizes (a part; its "
+                        "results go to report/results_<sizes>_s<seeds>/)")
+    parser.add_argument("--seeds", default="", metavar="0,1",
+                        help="methods experiment: only these seeds (a part, as --sizes)")
 
 
 def _gin_files(args: argparse.Namespace) -> list[str]:
@@ -89,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
         if not Path(f).is_file():
             raise InputError(f, "gin file not found", field="gin_file")
     methods_cfg = None
+    bindings = [*args.gin_param, *_part_bindings(args)]
     try:
         if args.experiment == "methods":
-            cfg, methods_cfg = methods.load(gin_files, args.gin_param)
+            cfg, methods_cfg = methods.load(gin_files, bindings)
         else:
             cfg = lab_config.load(gin_files, args.gin_param)
     except (ValueError, TypeError) as e:
@@ -126,9 +132,46 @@ def run(args: argparse.Namespace) -> int:
         f.write(settings)
     first = _table1(report) if methods_cfg is None else _methods_table(report)
     print(f"\n{table}\n\n{first}\nreport: {report}")
+    written = _write_results(args, cfg, methods_cfg, paths, gin_files, graph,
+                             time.monotonic() - t0)  # fmt: skip
+    print(f"results: {written}")
     if methods_cfg is None:  # the main claim, with its paired interval (issue 29)
         print("\n".join(pipeline.main_claim(cfg, paths)))
     return 0
+
+
+def _part_bindings(args: argparse.Namespace) -> list[str]:
+    """``--sizes`` / ``--seeds`` as MethodsConfig bindings (InputError outside methods)."""
+    from t5spec.errors import InputError
+
+    sizes = [s for s in getattr(args, "sizes", "").split(",") if s]
+    seeds = [s for s in getattr(args, "seeds", "").split(",") if s]
+    if (sizes or seeds) and args.experiment != "methods":
+        raise InputError(None, "--sizes/--seeds select a part of --experiment=methods only")
+    if not all(s.isdigit() for s in seeds):
+        raise InputError(None, f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    out = [f"methods.MethodsConfig.students={tuple(sizes)!r}"] if sizes else []
+    return out + ([f"methods.MethodsConfig.seeds={tuple(map(int, seeds))!r}"] if seeds else [])
+
+
+def _write_results(args, cfg, methods_cfg, paths, gin_files, graph, wall_s: float) -> Path:
+    """``report/results.{json,md}`` (a methods part: ``report/results_<part>/``)."""
+    import shlex
+
+    from t5spec.lab import results
+
+    flags = [f"--experiment={args.experiment}"] * (args.experiment != "spec")
+    flags += ["--quick"] * bool(args.quick) + [f"--gin_file={g}" for g in args.gin_file]
+    flags += [f"--gin_param={b}" for b in args.gin_param]
+    flags += [f"--{k}={getattr(args, k)}" for k in ("sizes", "seeds") if getattr(args, k, "")]
+    title = "t5spec lab" if methods_cfg is None else "t5spec lab --experiment=methods"
+    meta = results.meta(title, shlex.join(["t5spec", "lab", *flags]), gin_files,
+                        args.gin_param, wall_s, paths, [s.name for s in graph])  # fmt: skip
+    if methods_cfg is None:
+        return results.write_spec(cfg, paths, meta)
+    part = results.part_name([s for s in args.sizes.split(",") if s],
+                             [int(s) for s in args.seeds.split(",") if s])  # fmt: skip
+    return results.write_methods(cfg, methods_cfg, paths, meta, part)
 
 
 def _methods_table(report: Path) -> str:

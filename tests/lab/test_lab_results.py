@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from results_fixtures import write_predictions, write_selection
 
+from t5spec import report_results
+from t5spec.cli import main
+from t5spec.errors import InputError
 from t5spec.lab import config as lab_config
 from t5spec.lab import pipeline, stages
+from t5spec.lab import results as lab_results
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,3 +47,75 @@ def test_main_claim_says_why_it_cannot_pair(tmp_path: Path) -> None:
     write_selection(paths.run("generalist"), 4)
     assert "no per-item gsm8k/zs_cot test predictions of generalist at step 4" in \
         pipeline.main_claim(_cfg(), paths)[0]
+
+
+# ---------------------------------------------------------------- results.json -> results.md
+def _spec_lab(root: Path) -> stages.LabPaths:
+    paths = stages.LabPaths(root)
+    n = 120
+    base = [i % 20 == 0 for i in range(n)]
+    for name, step, correct in (("generalist", 4, base),
+                                ("dm", 8, [b or i % 4 == 1 for i, b in enumerate(base)]),
+                                ("sm", 8, [b or i % 6 == 1 for i, b in enumerate(base)])):
+        write_predictions(paths.run(name), step, "gsm8k/zs_cot", correct)
+        write_predictions(paths.run(name), step, "bbh/ao", correct[:60], tasks=("t1", "t2"))
+        write_selection(paths.run(name), step)
+    return paths
+
+
+def _meta(paths: stages.LabPaths) -> dict:
+    return lab_results.meta("t5spec lab", "t5spec lab --quick", [str(REPO / "gin/lab.gin")],
+                            [], 12.5, paths, ["data"])  # fmt: skip
+
+
+def test_results_json_regenerates_results_md_byte_identically(tmp_path: Path) -> None:
+    paths = _spec_lab(tmp_path / "lab")
+    md = lab_results.write_spec(_cfg(), paths, _meta(paths))
+    doc = json.loads((paths.report / "results.json").read_text())
+    assert doc["schema"] == report_results.SCHEMA and doc["gin"] == ["gin/lab.gin"]
+    assert [c["method"] for c in doc["cells"]] == ["generalist", "dm", "sm"]
+    assert len(doc["cells"][1]["correct"]["gsm8k/zs_cot"]) == 120
+    assert doc["slots"]["bbh/ao"]["groups"][:2] == ["t1", "t2"]
+    text = md.read_text()
+    assert "| dm | lab-" in text and "dm wins over generalist by +25.0 points" in text
+    assert "| lab-" in text and "| dm − sm | gsm8k/zs_cot | 120 |" in text
+    out = tmp_path / "again"
+    assert main(["report", "--from_results", str(paths.report / "results.json"),
+                 f"--output={out}"]) == 0  # fmt: skip
+    assert (out / "results.md").read_bytes() == md.read_bytes()
+    (out / "results.md").write_text("an older result\n")
+    with pytest.raises(InputError, match="never overwritten"):
+        report_results.write_regenerated([paths.report / "results.json"], out)
+    assert (out / "results.md").read_text() == "an older result\n"
+
+
+def test_parts_merge_and_other_items_are_refused(tmp_path: Path) -> None:
+    paths = _spec_lab(tmp_path / "lab")
+    lab_results.write_spec(_cfg(), paths, _meta(paths))
+    doc = json.loads((paths.report / "results.json").read_text())
+    part = {**doc, "cells": [{**c, "size": "other"} for c in doc["cells"]]}
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    merged = report_results.regenerate([paths.report / "results.json", tmp_path / "part.json"])
+    assert merged.count("| other | dm − generalist | gsm8k/zs_cot |") == 1
+    assert merged.count("dm wins over generalist") == 2 * 2  # two sizes, two slots
+    part["slots"]["gsm8k/zs_cot"]["items"][0] = "elsewhere"
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    with pytest.raises(InputError, match="slot gsm8k/zs_cot lists other items"):
+        report_results.load([paths.report / "results.json", tmp_path / "part.json"])
+    part["cells"][0]["correct"]["gsm8k/zs_cot"] = "01"
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    with pytest.raises(InputError, match="cell 0"):
+        report_results.load([tmp_path / "part.json"])
+
+
+def test_every_committed_result_regenerates_byte_identically() -> None:
+    for doc in sorted((REPO / "docs" / "results").glob("*/results.json")):
+        expected = (doc.parent / "results.md").read_text(encoding="utf-8")
+        assert report_results.regenerate([doc]) == expected, doc
+
+
+def test_parts_are_methods_only_and_bind_the_matrix() -> None:
+    assert main(["lab", "--sizes=lab_xs", "--print_only"]) == 2  # not the spec experiment
+    assert main(["lab", "--experiment=methods", "--quick", "--seeds=x", "--print_only"]) == 2
+    assert lab_results.part_name(["lab_xs", "lab_s"], [0]) == "results_lab_xs-lab_s_s0"
+    assert lab_results.part_name([], []) == "results"
