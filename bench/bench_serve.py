@@ -91,7 +91,7 @@ def warm_up(engine) -> float:
     row = serve.Row([5] * INPUT_BUCKET, 0, MAX_TOKENS, 1.0, 1.0, 5, ())
     size = 1
     while size <= BATCH:
-        engine.run([row] * size, seed=0)
+        engine.run([row] * size)
         size *= 2
     return time.perf_counter() - t0
 
@@ -103,13 +103,14 @@ def engine_rates(engine, questions: list[str], repeats: int = 5) -> dict[int, fl
 
     from t5spec import serve
 
-    rows = [serve.Row(engine.encode(q), len(q), MAX_TOKENS, 1.0, 1.0, 5, ()) for q in questions]
     rates = {}
     for size in (1, BATCH):
         samples = []
-        for seed in range(repeats):
+        for repeat in range(repeats):
+            rows = [serve.Row(engine.encode(q), len(q), MAX_TOKENS, 1.0, 1.0, 5, (),
+                              seed=repeat * len(questions) + i) for i, q in enumerate(questions)]
             t0 = time.perf_counter()
-            out = engine.run(rows[:size], seed=seed)
+            out = engine.run(rows[:size])
             samples.append(sum(r["n_ids"] for r in out) / (time.perf_counter() - t0))
         rates[size] = statistics.median(samples)
     return rates

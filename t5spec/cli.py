@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("t5spec.evaluate.cli", "evaluate a checkpoint on math and BBH benchmarks"),
     "select": ("t5spec.evaluate.select_cli", "pick the best checkpoint of a run by a dev metric"),
     "report": ("t5spec.report_cli", "render the paper's tables and figures from run outputs"),
-    "serve": ("t5spec.serve", "serve a checkpoint as an OpenAI-compatible completions API"),
+    "serve": ("t5spec.serve.cli", "serve a checkpoint as an OpenAI-compatible completions API"),
     "lab": ("t5spec.lab.cli", "run the whole method end to end, offline, on CPU"),
     "plan": ("t5spec.plan", "memory / FLOP plan of a gin config on a topology"),
 }

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 from t5spec.lab.world import WorldSizes
+
+REPO = Path(__file__).resolve().parents[2]  # gin includes name repository paths ('gin/…')
+GIN = REPO / "gin"
 
 #: ``LabConfig.specialize_formats`` -> the SeqIO mixture the specialization trains on.
 SPECIALIZE_MIXTURES = {"all": "t5spec_gsm8k_spec", "in_context": "t5spec_gsm8k_spec_in_context",
@@ -176,9 +180,8 @@ def run_names(config: LabConfig) -> list[str]:
 def load(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> LabConfig:
     """The :class:`LabConfig` bound by ``gin_files`` then ``bindings`` (gin's own parser)."""
     import gin
-    from t5spec.lab.stages import REPO
 
-    gin.add_config_file_search_path(str(REPO))  # includes name repository paths ('gin/…')
+    gin.add_config_file_search_path(str(REPO))
     with gin.unlock_config():
         gin.clear_config(clear_constants=True)
     gin.parse_config_files_and_bindings(list(gin_files), list(bindings), finalize_config=False)

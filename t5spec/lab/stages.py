@@ -29,11 +29,8 @@ import sys
 from pathlib import Path
 
 from t5spec.lab import config as lab_config
-from t5spec.lab.config import LabConfig, ModelShape, TrainBudget
-
-REPO = Path(__file__).resolve().parents[2]
-GIN = REPO / "gin"
-EXTRA_IDS = 100
+from t5spec.lab.config import GIN, REPO, LabConfig, ModelShape, TrainBudget
+from t5spec.tokenization import EXTRA_IDS
 
 
 @dataclasses.dataclass(frozen=True)

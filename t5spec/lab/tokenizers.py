@@ -8,8 +8,9 @@
 * **Teacher** (stands in for a GPT BPE such as Codex's ``p50k_base``): a BPE model of a
   different size, identity normalization (spaces and newlines kept), no dummy prefix and byte
   fallback, so its pieces read as GPT tokens once ``▁`` is shown as a space
-  (:func:`gpt_style`): ``"The answer is 72"`` → ``["The", " answer", " is", " 72"]``. Same
-  special ids as the student (pad=0, eos=1, unk=2), so a T5X model can be trained on it.
+  (:func:`t5spec.tokenization.gpt_style`): ``"The answer is 72"`` → ``["The", " answer",
+  " is", " 72"]``. Same special ids as the student (pad=0, eos=1, unk=2), so a T5X model can
+  be trained on it.
 
 The two segment the same text differently (unigram vs BPE, different sizes, different
 whitespace handling), so the teacher→student alignment has real work to do. Training is
@@ -20,17 +21,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-from t5spec.bpe import join_utf8
 
 STUDENT_VOCAB_SIZE = 1000
 TEACHER_VOCAB_SIZE = 1500
 STUDENT_PATH = "t5_vocab/spiece.model"
 TEACHER_PATH = "teacher_vocab/teacher.model"
-_BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")
 _COMMON = {
     "pad_id": 0, "eos_id": 1, "unk_id": 2, "bos_id": -1,
     "num_threads": 1, "input_sentence_size": 0, "shuffle_input_sentence": False,
@@ -78,28 +75,6 @@ def load(model: bytes | PathLike):
 
     proto = model if isinstance(model, bytes) else Path(model).read_bytes()
     return spm.SentencePieceProcessor(model_proto=proto)
-
-
-def piece_bytes(piece: str) -> bytes:
-    """The UTF-8 bytes a teacher piece stands for: ``▁`` is a space, ``<0xNN>`` one byte."""
-    byte = _BYTE_PIECE.fullmatch(piece)
-    if byte:
-        return bytes([int(byte.group(1), 16)])
-    return piece.replace("\u2581", " ").encode("utf-8")
-
-
-def gpt_style(pieces: Iterable[str]) -> list[str]:
-    """Teacher pieces as GPT-style token strings (``"▁is"`` → ``" is"``).
-
-    Byte-fallback pieces that split one multi-byte character are merged with the following
-    ones until the bytes decode, so every string is valid text (as OpenAI APIs return them).
-    """
-    return join_utf8(piece_bytes(p) for p in pieces)
-
-
-def teacher_tokens(processor, text: str) -> list[str]:
-    """``text`` as teacher token strings (GPT style) whose concatenation is ``text``."""
-    return gpt_style(processor.encode(text, out_type=str))
 
 
 def write_tokenizers(texts: Iterable[str], out_dir: PathLike) -> dict[str, Path]:

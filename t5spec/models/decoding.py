@@ -123,7 +123,7 @@ class _StepRecorder:
 
 def _sample_with_records(
     *, inputs: Any, cache: Any, tokens_to_logits: Any, recorder: _StepRecorder, vocab: int,
-    temperature: Any, topk: int, topp: float, **kwargs: Any,
+    temperature: Any, topk: int, topp: float, row_keys: Any = None, **kwargs: Any,
 ) -> tuple[Any, Any]:
     """A T5X ``decode_fn``: ``temperature_sample`` with the step recorder attached.
 
@@ -139,7 +139,8 @@ def _sample_with_records(
     return decoding.temperature_sample(
         inputs, recorder.wrap_cache(cache, batch, length, vocab),
         recorder.wrap_tokens_to_logits(tokens_to_logits), temperature=0.0, topk=0, topp=0.0,
-        logit_callback_fn=sampling.sampling_logit_callback(temperature, top_k=topk, top_p=topp),
+        logit_callback_fn=sampling.sampling_logit_callback(
+            temperature, top_k=topk, top_p=topp, row_keys=row_keys),
         state_callback_fn=recorder.state_callback, **kwargs)
 
 
@@ -175,8 +176,13 @@ class Decoder:
         params = read_t5x_params(path)
         return cls(config_from_params(params, path), params, **kwargs)
 
-    def generate(self, encoder_input_tokens: Any, sampling: SamplingParams) -> Generation:
-        """Generates for a batch of encoder inputs: int [B, S], 0 = padding."""
+    def generate(self, encoder_input_tokens: Any, sampling: SamplingParams, *,
+                 row_keys: Any = None) -> Generation:
+        """Generates for a batch of encoder inputs: int [B, S], 0 = padding.
+
+        ``row_keys`` (uint32 [B, 2] PRNG key data, optional) gives each row its own draws
+        (:func:`t5spec.models.sampling.row_uniforms`) in place of ``sampling.seed``'s.
+        """
         import jax
         import jax.numpy as jnp
 
@@ -184,8 +190,13 @@ class Decoder:
         tokens = jnp.asarray(encoder_input_tokens, jnp.int32)
         if tokens.ndim != 2:
             raise InputError(None, f"encoder inputs must be [batch, length], got {tokens.shape}")
+        if row_keys is not None:
+            row_keys = jnp.asarray(row_keys, jnp.uint32)
+            if row_keys.shape != (tokens.shape[0], 2):
+                raise InputError(None, f"row_keys must be [{tokens.shape[0]}, 2], got "
+                                 f"{row_keys.shape}")
         out = _jitted_generate()(
-            self.params, tokens, jax.random.PRNGKey(sampling.seed),
+            self.params, tokens, jax.random.PRNGKey(sampling.seed), row_keys,
             jnp.asarray(sampling.temperature, jnp.float32), jnp.asarray(self.eos_id, jnp.int32),
             config=self.config, max_new_tokens=sampling.max_new_tokens, top_k=sampling.top_k,
             top_p=float(sampling.top_p), num_alternatives=sampling.num_alternatives,
@@ -202,7 +213,7 @@ def _jitted_generate() -> Any:
 
 
 def _generate(
-    params: Any, encoder_tokens: Any, rng: Any, temperature: Any, eos_id: Any, *,
+    params: Any, encoder_tokens: Any, rng: Any, row_keys: Any, temperature: Any, eos_id: Any, *,
     config: Any, max_new_tokens: int, top_k: int, top_p: float, num_alternatives: int,
     t5x_decode_cache: bool,
 ) -> tuple[Any, ...]:
@@ -218,7 +229,7 @@ def _generate(
         module=network.Transformer(config, one_hot_embedding=False), input_vocabulary=vocab,
         output_vocabulary=vocab, optimizer_def=None, t5x_decode_cache=t5x_decode_cache,
         decode_fn=functools.partial(_sample_with_records, recorder=recorder,
-                                    vocab=config.vocab_size))
+                                    vocab=config.vocab_size, row_keys=row_keys))
     batch = {"encoder_input_tokens": encoder_tokens,
              "decoder_input_tokens": jnp.zeros(
                  (encoder_tokens.shape[0], max_new_tokens), jnp.int32)}

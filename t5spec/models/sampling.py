@@ -16,6 +16,11 @@ the callback (:mod:`t5spec.models.decoding`), so they are unaffected.
 
 Masks: ``top_k`` / ``top_p`` use T5X's ``binary_search.topk_mask`` / ``topp_mask``, the
 masks ``temperature_sample`` applies, on the temperature-scaled logits.
+
+Per-row keys: given ``row_keys`` [B, 2] (uint32 key data, one per row), row ``b``'s uniform at
+decode position ``t`` comes from ``fold_in(row_keys[b], t)`` (:func:`row_uniforms`) instead
+of T5X's per-step batch key, so a row's draws depend on its own key only — not on which other
+rows share its batch, nor on their number or order (``t5spec serve``'s per-request seeds).
 """
 
 from __future__ import annotations
@@ -37,6 +42,19 @@ def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
     it) are never drawn. Returns int32 [B]. Exact up to float32 rounding of the
     probabilities, as the Gumbel-max trick is.
     """
+    return sample_with_uniform(jax.random.uniform(key, (logits.shape[0],), jnp.float32), logits)
+
+
+def row_uniforms(row_keys: jax.Array, step: jax.Array) -> jax.Array:
+    """One uniform in [0, 1) per row from its own key folded with ``step``: ``row_keys`` [B, 2]
+    uint32 key data, ``step`` a scalar or [B] int. Returns float32 [B]."""
+    steps = jnp.broadcast_to(jnp.asarray(step, jnp.uint32), row_keys.shape[:1])
+    return jax.vmap(lambda k, t: jax.random.uniform(jax.random.fold_in(k, t), (), jnp.float32))(
+        row_keys, steps)
+
+
+def sample_with_uniform(uniform: jax.Array, logits: jax.Array) -> jax.Array:
+    """:func:`sample` with its uniforms given: ``uniform`` float32 [B] in [0, 1)."""
     batch, vocab = logits.shape
     blocks = -(-vocab // BLOCK)
     logits = logits.astype(jnp.float32)
@@ -48,7 +66,7 @@ def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
     block_sums = jnp.sum(probs, axis=-1)  # [B, blocks]
     block_cum = jnp.cumsum(block_sums, axis=-1)
     # u in (0, total]: the first block whose cumulative sum reaches u holds the draw.
-    u = (1.0 - jax.random.uniform(key, (batch,), jnp.float32)) * block_cum[:, -1]
+    u = (1.0 - uniform) * block_cum[:, -1]
     chosen = _first_reaching(block_cum, u, block_sums > 0)
     before = jnp.where(chosen > 0, jnp.take_along_axis(
         block_cum, jnp.maximum(chosen - 1, 0)[:, None], axis=1)[:, 0], 0.0)
@@ -69,30 +87,38 @@ def _first_reaching(cum: jax.Array, u: jax.Array, positive: jax.Array) -> jax.Ar
     return jnp.minimum(first, last)
 
 
-def mask_and_sample(key: jax.Array, logits: jax.Array, temperature: jax.Array, *,
-                    top_k: int = 0, top_p: float = 0.0) -> jax.Array:
-    """``temperature_sample``'s draw for temperature > 0: scale, T5X's top-k / top-p mask,
-    then :func:`sample`. ``logits`` [B, V]; returns int32 [B]."""
+def _mask(logits: jax.Array, temperature: jax.Array, top_k: int, top_p: float) -> jax.Array:
     scaled = logits / jnp.maximum(temperature, decoding.MIN_TEMPERATURE)
     if top_k:
         scaled = binary_search.topk_mask(scaled, top_k, decoding.NEG_INF)
     if top_p:
         scaled = binary_search.topp_mask(scaled, top_p, decoding.NEG_INF)
-    return sample(key, scaled)
+    return scaled
 
 
-def sampling_logit_callback(temperature: jax.Array, *, top_k: int = 0,
-                            top_p: float = 0.0) -> Any:
+def mask_and_sample(key: jax.Array, logits: jax.Array, temperature: jax.Array, *,
+                    top_k: int = 0, top_p: float = 0.0) -> jax.Array:
+    """``temperature_sample``'s draw for temperature > 0: scale, T5X's top-k / top-p mask,
+    then :func:`sample`. ``logits`` [B, V]; returns int32 [B]."""
+    return sample(key, _mask(logits, temperature, top_k, top_p))
+
+
+def sampling_logit_callback(temperature: jax.Array, *, top_k: int = 0, top_p: float = 0.0,
+                            row_keys: jax.Array | None = None) -> Any:
     """A T5X ``logit_callback_fn`` that samples (see module doc); T5X must run greedy.
 
     At ``temperature`` <= T5X's MIN_TEMPERATURE it returns the logits unchanged, so T5X's
-    argmax is plain greedy decoding.
+    argmax is plain greedy decoding. With ``row_keys`` [B, 2] each row draws from its own key
+    and the decode position (:func:`row_uniforms`); without, from T5X's per-step key.
     """
 
     def callback(logits: jax.Array, state: Any) -> jax.Array:
         def one_hot_draw(logits: jax.Array) -> jax.Array:
-            key = jax.random.fold_in(state.rng, _SALT)
-            token = mask_and_sample(key, logits, temperature, top_k=top_k, top_p=top_p)
+            scaled = _mask(logits, temperature, top_k, top_p)
+            if row_keys is None:
+                token = sample(jax.random.fold_in(state.rng, _SALT), scaled)
+            else:
+                token = sample_with_uniform(row_uniforms(row_keys, state.cur_index), scaled)
             hit = jnp.arange(logits.shape[-1])[None, :] == token[:, None]
             return jnp.where(hit, 0.0, decoding.NEG_INF).astype(logits.dtype)
 

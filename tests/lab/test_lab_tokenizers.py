@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from t5spec import tokenization
 from t5spec.lab import generic, tokenizers, world
 
 TRAIN_CODE = """
@@ -52,7 +53,7 @@ def test_segmentations_differ_on_the_world(models, texts):
     differ = 0
     for text in texts[:2000]:
         s = [p.replace("\u2581", " ") for p in student.encode(text, out_type=str)]
-        t = tokenizers.teacher_tokens(teacher, text)
+        t = tokenization.teacher_tokens(teacher, text)
         differ += s != t
     assert differ > 0.9 * 2000
 
@@ -64,22 +65,22 @@ def test_round_trips(models, texts):
         assert 2 not in ids  # no <unk> on the world's text
         assert student.decode(ids) == " ".join(text.split())  # T5 turns newlines into spaces
         assert teacher.decode(teacher.encode(text)) == text
-        assert "".join(tokenizers.teacher_tokens(teacher, text)) == text
+        assert "".join(tokenization.teacher_tokens(teacher, text)) == text
 
 
 def test_teacher_tokens_read_like_gpt(models):
     teacher = tokenizers.load(models[1])
-    tokens = tokenizers.teacher_tokens(teacher, "Anna has 3 apples.\nThe answer is 3")
+    tokens = tokenization.teacher_tokens(teacher, "Anna has 3 apples.\nThe answer is 3")
     assert tokens[0] == "Anna" and "\n" in tokens and " answer" in tokens
     unseen = "Zoë ☃ naïve\n\n  x"
-    tokens = tokenizers.teacher_tokens(teacher, unseen)
+    tokens = tokenization.teacher_tokens(teacher, unseen)
     assert "".join(tokens) == unseen and "☃" in tokens
 
 
 def test_gpt_style_merges_split_characters():
-    assert tokenizers.gpt_style(["\u2581is", "<0xE2>", "<0x98>", "<0x83>", "x"]) == [
+    assert tokenization.gpt_style(["\u2581is", "<0xE2>", "<0x98>", "<0x83>", "x"]) == [
         " is", "☃", "x"]
-    assert tokenizers.gpt_style(["<0x0A>"]) == ["\n"]
+    assert tokenization.gpt_style(["<0x0A>"]) == ["\n"]
 
 
 def test_write_tokenizers_lays_out_the_vocab_where_paths_find_it(texts, tmp_path):

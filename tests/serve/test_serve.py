@@ -11,8 +11,9 @@ import numpy as np
 import openai
 import pytest
 
-from t5spec import cli, serve
+from t5spec import cli
 from t5spec.models.decoding import SamplingParams
+from t5spec.serve import engine as serve_engine
 from t5spec.teacher.normalize import parse_response
 
 pytestmark = pytest.mark.slow
@@ -149,14 +150,14 @@ def test_malformed_json_and_unknown_paths(server, client):
 
 def test_merge_characters_and_stop_cut():
     pieces = [b" a", b"\xe2", b"\x98", b"\x83", b"b"]
-    merged = serve._merge_characters(pieces)
+    merged = serve_engine._merge_characters(pieces)
     assert [t for t, _ in merged] == [" a", "☃", "b"]
     assert [list(s) for _, s in merged] == [[0], [1, 2, 3], [4]]
-    assert serve._apply_stop([" a", " b", " c"], (" b",)) == (1, True)
-    assert serve._apply_stop([" a", " bc"], ("c",)) == (1, True)
-    assert serve._apply_stop([" a"], ("z", "")) == (1, False)
-    assert serve._show(b"\xe2\x98") == "bytes:\\xe2\\x98"
-    assert [serve._bucket(n, 16) for n in (1, 16, 17, 100)] == [16, 16, 32, 128]
+    assert serve_engine._apply_stop([" a", " b", " c"], (" b",)) == (1, True)
+    assert serve_engine._apply_stop([" a", " bc"], ("c",)) == (1, True)
+    assert serve_engine._apply_stop([" a"], ("z", "")) == (1, False)
+    assert serve_engine._show(b"\xe2\x98") == "bytes:\\xe2\\x98"
+    assert [serve_engine._bucket(n, 16) for n in (1, 16, 17, 100)] == [16, 16, 32, 128]
 
 
 def test_cli_reports_a_missing_vocabulary(tiny_checkpoint, tmp_path, capsys):
@@ -170,3 +171,50 @@ def test_a_lone_client_sets_the_batchers_expectation_to_one_row(client, server):
     client.completions.create(model=MODEL, prompt=PROMPTS[4], max_tokens=2)
     batcher = server.app.state.batcher
     assert batcher.expected == 1 and not batcher.pending  # the next lone request won't wait
+
+
+def _sampled(client, prompt: str, seed: int | None, n: int = 1) -> list[str]:
+    resp = client.completions.create(model=MODEL, prompt=prompt, max_tokens=12, temperature=1.0,
+                                     n=n, seed=seed)
+    return [c.text for c in resp.choices]
+
+
+def test_a_seeded_request_is_reproducible_however_it_is_batched(client, server):
+    alone = _sampled(client, PROMPTS[1], seed=7)
+    assert _sampled(client, PROMPTS[1], seed=7) == alone
+
+    async def crowd():  # the seeded request in a batch with others, at another row
+        api = openai.AsyncOpenAI(base_url=server.base_url, api_key="unused", max_retries=0,
+                                 timeout=300)
+        try:
+            calls = [api.completions.create(model=MODEL, prompt=p, max_tokens=m,
+                                            temperature=1.0, seed=s, n=n)
+                     for p, m, s, n in ((PROMPTS[0], 16, None, 2), (PROMPTS[5], 4, 3, 1),
+                                        (PROMPTS[1], 12, 7, 1), (PROMPTS[7], 9, None, 3))]
+            return await asyncio.gather(*calls)
+        finally:
+            await api.close()
+
+    batches = server.app.state.batcher.stats["batches"]
+    responses = asyncio.run(crowd())
+    assert server.app.state.batcher.stats["batches"] - batches < len(responses)  # batched
+    assert [c.text for c in responses[2].choices] == alone
+
+
+def test_choice_i_is_drawn_with_seed_plus_i_and_unseeded_requests_vary(client):
+    three = _sampled(client, PROMPTS[2], seed=40, n=3)
+    assert three == [_sampled(client, PROMPTS[2], seed=40 + i)[0] for i in range(3)]
+    assert len(set(three)) == 3
+    assert _sampled(client, PROMPTS[2], seed=None) != _sampled(client, PROMPTS[2], seed=None)
+
+
+def test_engine_rows_draw_from_their_own_seed(engine):
+    def row(prompt: str, seed: int) -> serve_engine.Row:
+        return serve_engine.Row(engine.encode(prompt), len(prompt), 16, 1.0, 1.0, None, (),
+                                seed=seed)
+
+    first = engine.run([row(PROMPTS[3], 11)], min_batch=8)[0]["text"]
+    crowd = [row(p, 100 + i) for i, p in enumerate(PROMPTS[:5])]
+    mixed = engine.run([*crowd, row(PROMPTS[3], 11)], min_batch=8)
+    assert mixed[-1]["text"] == first
+    assert engine.run([row(PROMPTS[3], 12)], min_batch=8)[0]["text"] != first

@@ -1,21 +1,35 @@
-"""The HTTP surface of ``t5spec serve``: OpenAI request validation, routes and error bodies.
+"""The HTTP surface of ``t5spec serve``: OpenAI request validation, routes, the app.
 
 Every refusal is an OpenAI-style body ``{"error": {"message", "type", "param", "code"}}``:
 400 ``invalid_request_error`` for malformed JSON, a missing/wrong field, a value out of range
 (``max_tokens`` above the server's limit, a prompt longer than ``max_input_tokens``, ``n``
 above ``max_batch``), or an unsupported option; 404 ``model_not_found`` for another model
 name; 404 for unknown paths; 429 when the queue is full. See :mod:`t5spec.serve`.
+
+Seeds: choice ``i`` of a request (``i`` counts ``n`` choices per prompt, prompt after
+prompt) is drawn with seed ``seed + i``, exactly as the single choice of a request for that
+prompt with ``n=1`` and seed ``seed + i`` — whatever else the server batches it with. A
+request without ``seed`` gets one from the server's own generator (seeded by ``--seed``), so
+repeated unseeded requests differ.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import random
+import threading
 import time
+import uuid
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from t5spec.serve.batcher import Batcher
+from t5spec.serve.engine import Engine, Row, ServeConfig
 
 MAX_LOGPROBS = 5
 
@@ -97,11 +111,11 @@ async def parse_request(request: Request, config: Any) -> CompletionRequest | An
     return req
 
 
-def add_routes(app: Any, engine: Any, batcher: Any, config: Any) -> None:
+def add_routes(app: Any, engine: Engine, batcher: Batcher, config: ServeConfig) -> None:
     """Registers ``/v1/completions``, ``/v1/models``, ``/health`` and the error handlers."""
     from starlette.exceptions import HTTPException
 
-    from t5spec import serve
+    unseeded = random.Random(config.seed)  # seeds for requests that send none
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, e: HTTPException):
@@ -132,9 +146,10 @@ def add_routes(app: Any, engine: Any, batcher: Any, config: Any) -> None:
             return error(429, "too many queued requests; retry later",
                          kind="rate_limit_error")
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
-        rows = [serve.Row(ids, len(p), req.max_tokens, req.temperature, req.top_p,
-                          req.logprobs, stop)
-                for p, ids in zip(prompts, encoded, strict=True) for _ in range(req.n)]
+        seed = req.seed if req.seed is not None else unseeded.getrandbits(63)
+        pairs = [(p, ids) for p, ids in zip(prompts, encoded, strict=True) for _ in range(req.n)]
+        rows = [Row(ids, len(p), req.max_tokens, req.temperature, req.top_p, req.logprobs,
+                    stop, seed=seed + i) for i, (p, ids) in enumerate(pairs)]
         results = await batcher.submit(rows)
         choices = [{"text": r["text"], "index": i, "logprobs": r["logprobs"],
                     "finish_reason": r["finish_reason"]} for i, r in enumerate(results)]
@@ -143,7 +158,60 @@ def add_routes(app: Any, engine: Any, batcher: Any, config: Any) -> None:
         # Already plain JSON types: a JSONResponse skips FastAPI's jsonable_encoder walk
         # (over a millisecond per 32-token logprobs=5 response, on the event loop).
         return JSONResponse({
-            "id": serve.new_id(), "object": "text_completion", "created": int(time.time()),
+            "id": new_id(), "object": "text_completion", "created": int(time.time()),
             "model": config.model_name, "choices": choices,
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}})
+
+
+def create_app(engine: Engine, config: ServeConfig):
+    """The FastAPI application (see module docstring); starts its batcher on startup."""
+    from fastapi import FastAPI
+
+    batcher = Batcher(engine, config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        task = asyncio.create_task(batcher.run_forever())
+        yield
+        task.cancel()
+        batcher.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="t5spec serve", lifespan=lifespan)
+    app.state.batcher = batcher
+    add_routes(app, engine, batcher, config)
+    return app
+
+
+class ServerThread:
+    """A uvicorn server in a background thread on 127.0.0.1 (tests, benchmarks, the lab)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0):
+        import socket
+
+        import uvicorn
+
+        self.socket = socket.socket()
+        self.socket.bind((host, port))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+        self.base_url = "http://{}:{}/v1".format(*self.socket.getsockname()[:2])
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.socket.close()
+
+
+def new_id() -> str:
+    return f"cmpl-{uuid.uuid4().hex[:24]}"
