@@ -16,7 +16,7 @@ import numpy as np
 from t5spec.align import dp
 from t5spec.align.store import AlignedSample
 from t5spec.align.transfer import AlignConfig, Prepared, Rejected, prepare, transfer
-from t5spec.align.validate import validate_sample
+from t5spec.align.validate import check_mass, validate_sample
 from t5spec.align.vocab import T5Vocab
 from t5spec.errors import InputError
 from t5spec.teacher.record import TeacherSample
@@ -69,6 +69,7 @@ class Aligner:
             bad = sorted(c for c in set(prep.target_text) if unk in self.vocab.encode(c)[0])
             raise InputError(source, f"T5 has no piece for {''.join(bad)!r} (would be <unk>)",
                              where=where, field="text")
+        check_mass(sample, source, where)
         return Job(sample, prep, ids, pieces)
 
     def finish(self, jobs: Sequence[Job]) -> list[AlignedSample]:

@@ -1,9 +1,13 @@
 """Streams teacher JSONL shards through the aligner into TFRecord shards, resumably.
 
-Layout of the output directory::
+Layout of the output directory (one dataset per directory)::
 
     <prefix>-00000.tfrecord, …   aligned samples (schema: t5spec.align.store)
-    _state/<prefix>-00000.json   per committed chunk: the keys aligned and the samples rejected
+    manifest.json                config, teacher fingerprint, counts, per-shard sha256
+                                 (t5spec.align.manifest; checked by ``t5spec align verify``)
+    _state/config.json           the aligner config; a resume must match it (t5spec.align.state)
+    _state/<prefix>-00000.json   per committed chunk: its shard, the keys aligned (with content
+                                 digests) and the samples rejected
     rejects.jsonl                all rejected samples (rebuilt from _state/ at the end)
     _summary.json                the counts of the last run
 
@@ -11,26 +15,37 @@ Input is read in chunks of ``records_per_shard`` samples; each chunk's DP runs i
 ``batch_size`` and the chunk is committed as one shard (temp file + rename), then its state
 file. A re-run reads ``_state/`` and skips every key already aligned or rejected, so at most
 one chunk of work is repeated after a crash and nothing written is lost. Only a chunk is ever
-in memory.
+in memory. A key seen twice with identical content is skipped (counted as a duplicate); with
+different content (in this run's input or against an earlier run's) it is an InputError
+naming both places. A torn last line is skipped with a warning and counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import glob as globlib
 import json
+import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from t5spec.align import manifest as manifest_lib
 from t5spec.align.aligner import Aligner, Job, Rejected
+from t5spec.align.inputs import Record, input_files, read_records
+from t5spec.align.state import (
+    STATE_DIR,
+    State,
+    file_sha256,
+    load_state,
+    open_output,
+    write_json_atomic,
+)
 from t5spec.align.store import AlignedSample, shard_name, write_shard
 from t5spec.errors import InputError
-from t5spec.teacher.record import TeacherSample
-from t5spec.teacher.store import read_records, shard_paths
 
-STATE_DIR = "_state"
+__all__ = ["STATE_DIR", "AlignRun", "AlignStats", "input_files", "run_config"]
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -46,53 +61,25 @@ class AlignStats:
     shards: int = 0
     positions: int = 0
     covered: int = 0
+    duplicates: int = 0
+    torn_lines: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def coverage(self) -> float:
         return self.covered / self.positions if self.positions else 0.0
 
 
-def input_files(pattern: str) -> list[str]:
-    """Sorted JSONL files of a teacher store directory, a path or a glob; InputError if none."""
-    if os.path.isdir(pattern):
-        files = [str(p) for p in shard_paths(pattern)]
-    elif any(c in pattern for c in "*?["):
-        files = sorted(globlib.glob(pattern))
-    else:
-        files = [pattern]
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        raise InputError(pattern, "no teacher sample file matches", field="teacher_samples")
-    return files
-
-
-def read_teacher_samples(pattern: str) -> Iterator[tuple[str, int, TeacherSample]]:
-    """(file, line number, sample) for every record of the matching files.
-
-    Lines are read by the teacher store's own reader, so a torn last line of a store that is
-    still being written (a sampling run killed mid-write) is not taken for a record.
-    """
-    for path in input_files(pattern):
-        for n, d in read_records(path):
-            try:
-                sample = TeacherSample.from_json(d)
-            except (TypeError, ValueError, KeyError, AttributeError) as e:
-                raise InputError(path, f"not a TeacherSample record ({e})",
-                                 where=f"line {n}", field="record") from e
-            yield path, n, sample
-
-
-def _load_state(out: Path, prefix: str) -> tuple[set[str], int]:
-    done: set[str] = set()
-    next_index = 0
-    for p in sorted((out / STATE_DIR).glob(f"{prefix}-*.json")):
-        state = json.loads(p.read_text(encoding="utf-8"))
-        done.update(state["keys"])
-        done.update(r["key"] for r in state["rejects"])
-        next_index = max(next_index, int(state["index"]) + 1)
-    for tmp in out.glob(f".tmp-{prefix}-*"):
-        tmp.unlink()
-    return done, next_index
+def run_config(aligner: Aligner, prefix: str, include_incorrect: bool) -> dict[str, Any]:
+    """Everything that decides a dataset's content; a resume must match it exactly."""
+    c = aligner.config
+    return {
+        "prefix": prefix, "paper_compat": c.paper_compat, "k": c.k,
+        "prompt_continuation": list(c.prompt_continuation),
+        "match_word_initial": c.match_word_initial,
+        "ignore_whitespace_tokens": c.ignore_whitespace_tokens,
+        "teacher_encoding": aligner.teacher_encoding, "include_incorrect": include_incorrect,
+        "vocab_sha256": file_sha256(aligner.vocab.path), "vocab_size": aligner.vocab.size,
+    }
 
 
 @dataclasses.dataclass
@@ -100,17 +87,23 @@ class _Chunk:
     jobs: list[Job] = dataclasses.field(default_factory=list)
     done: list[AlignedSample] = dataclasses.field(default_factory=list)
     rejects: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    digests: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.jobs) + len(self.done) + len(self.rejects)
 
 
 class AlignRun:
-    """One resumable run of the aligner from teacher JSONL into an output directory."""
+    """One resumable run of the aligner from teacher JSONL into an output directory.
+
+    ``warn``: called with one line per thing skipped that the user should know of (a torn
+    last line); default: this module's logger.
+    """
 
     def __init__(self, aligner: Aligner, output_dir: str | os.PathLike, *, prefix: str =
                  "gsm8k_train", records_per_shard: int = 5000, batch_size: int = 256,
-                 include_incorrect: bool = False, skip_invalid: bool = False):
+                 include_incorrect: bool = False, skip_invalid: bool = False,
+                 warn: Callable[[str], None] | None = None):
         self.aligner = aligner
         self.out = Path(output_dir)
         self.prefix = prefix
@@ -118,53 +111,98 @@ class AlignRun:
         self.batch_size = max(1, batch_size)
         self.include_incorrect = include_incorrect
         self.skip_invalid = skip_invalid
+        self.warn = warn or log.warning
+        self.config = run_config(aligner, prefix, include_incorrect)
         self.stats = AlignStats()
+        self._files: dict[str, dict[str, Any]] = {}
 
     def run(self, pattern: str, progress: Callable[[int], None] | None = None) -> AlignStats:
-        """Aligns every new sample of ``pattern``; returns the counts."""
-        (self.out / STATE_DIR).mkdir(parents=True, exist_ok=True)
-        done, self.index = _load_state(self.out, self.prefix)
+        """Aligns every new sample of ``pattern``; returns the counts.
+
+        Raises InputError (nothing written) when the output directory holds another run's
+        data or config, and InputError for bad input (what was committed before it is kept).
+        """
+        input_files(pattern)
+        open_output(self.out, self.config, self.prefix)
+        state = load_state(self.out, self.prefix)
+        self._files = manifest_lib.previous_files(self.out)
+        self.index = state.next_index
         chunk = _Chunk()
         try:
-            for path, line, sample in read_teacher_samples(pattern):
+            seen: dict[str, tuple[str, str]] = {}
+            for rec in read_records(pattern, self._torn, self._files):
                 self.stats.read += 1
                 if progress:
                     progress(1)
-                if sample.key in done:
-                    self.stats.already_done += 1
+                if self._seen_before(rec, seen, state):
                     continue
-                if not (sample.valid and (sample.correct or self.include_incorrect)):
+                sample = rec.sample
+                if sample is not None and not (
+                        sample.valid and (sample.correct or self.include_incorrect)):
                     self.stats.skipped_filter += 1
                     continue
-                done.add(sample.key)
-                self._add(chunk, sample, path, line)
+                self._add(chunk, rec)
                 if len(chunk.jobs) >= self.batch_size:
                     self._finish_jobs(chunk)
                 if len(chunk) >= self.records_per_shard:
                     self._finish_jobs(chunk)
-                    self._commit(chunk)
+                    self._commit(chunk, state)
                     chunk = _Chunk()
+            if self.stats.read == 0:
+                raise InputError(pattern, "empty input: no complete teacher record",
+                                 field="teacher_samples")
         finally:  # on bad input too: keep what was aligned before it
             self._finish_jobs(chunk)
             if len(chunk):
-                self._commit(chunk)
-            self._write_rejects()
+                self._commit(chunk, state)
+            self._write_outputs(state)
         return self.stats
 
-    def _add(self, chunk: _Chunk, sample: TeacherSample, path: str, line: int) -> None:
-        where = f"line {line} (sample {sample.key})"
+    def _torn(self, path: str, line: int) -> None:
+        self.stats.torn_lines.append(f"{path}:{line}")
+        self.warn(f"{path}: line {line} has no newline (a write cut short?): skipped")
+
+    def _seen_before(self, rec: Record, seen: dict[str, tuple[str, str]], state: State) -> bool:
+        """True for a key already read or committed; InputError if its content differs."""
+        here = f"{rec.path}:{rec.line}"
+        if rec.key in seen:
+            first, digest = seen[rec.key]
+            if digest != rec.digest:
+                raise InputError(rec.path, f"key {rec.key!r} also at {first} with different "
+                                 "content", where=f"line {rec.line}", field="key")
+            self.stats.duplicates += 1
+            return True
+        seen[rec.key] = (here, rec.digest)
+        if rec.key in state.done:
+            digest, state_file = state.done[rec.key]
+            if digest is not None and digest != rec.digest:
+                raise InputError(rec.path, f"key {rec.key!r} was aligned by an earlier run "
+                                 f"({STATE_DIR}/{state_file}) from different content",
+                                 where=f"line {rec.line}", field="key")
+            self.stats.already_done += 1
+            return True
+        return False
+
+    def _add(self, chunk: _Chunk, rec: Record) -> None:
+        def reject(kind: str, reason: str, field: str | None = None) -> None:
+            chunk.rejects.append({"key": rec.key, "reason": reason, "kind": kind,
+                                  **({"field": field} if kind == "invalid" else {}),
+                                  "source": rec.path, "where": rec.where,
+                                  "digest": rec.digest})
+
         try:
-            chunk.jobs.append(self.aligner.prepare(sample, path, where))
+            if rec.error is not None:
+                raise rec.error
+            chunk.jobs.append(self.aligner.prepare(rec.sample, rec.path, rec.where))
+            chunk.digests[rec.key] = rec.digest
         except Rejected as e:
             self.stats.rejected += 1
-            chunk.rejects.append({"key": sample.key, "reason": str(e), "kind": "rejected",
-                                  "source": path, "where": where})
+            reject("rejected", str(e))
         except InputError as e:
             if not self.skip_invalid:
                 raise
             self.stats.invalid += 1
-            chunk.rejects.append({"key": sample.key, "reason": e.reason, "kind": "invalid",
-                                  "field": e.field, "source": path, "where": where})
+            reject("invalid", e.reason, e.field)
 
     def _finish_jobs(self, chunk: _Chunk) -> None:
         if chunk.jobs:
@@ -175,29 +213,28 @@ class AlignRun:
                 self.stats.covered += int(s.teacher_mask.sum())
             chunk.jobs = []
 
-    def _commit(self, chunk: _Chunk) -> None:
+    def _commit(self, chunk: _Chunk, state: State) -> None:
         name = shard_name(self.prefix, self.index)
+        entry: dict[str, Any] = {"index": self.index, "shard": None}
         if chunk.done:
             write_shard(self.out / name, chunk.done)
+            entry.update(shard=name, sha256=file_sha256(self.out / name))
             self.stats.shards += 1
-        state = {"index": self.index, "shard": name if chunk.done else None,
-                 "keys": [s.key for s in chunk.done], "rejects": chunk.rejects}
-        _write_json_atomic(self.out / STATE_DIR / f"{self.prefix}-{self.index:05d}.json", state)
+        entry.update(keys=[s.key for s in chunk.done],
+                     digests={s.key: chunk.digests[s.key] for s in chunk.done},
+                     rejects=chunk.rejects)
+        write_json_atomic(self.out / STATE_DIR / f"{self.prefix}-{self.index:05d}.json", entry)
+        state.chunks.append(entry)
         self.index += 1
 
-    def _write_rejects(self) -> None:
-        rejects = []
-        for p in sorted((self.out / STATE_DIR).glob(f"{self.prefix}-*.json")):
-            rejects += json.loads(p.read_text(encoding="utf-8"))["rejects"]
+    def _write_outputs(self, state: State) -> None:
+        rejects = [r for c in sorted(state.chunks, key=lambda c: c["index"])
+                   for r in c["rejects"]]
         tmp = self.out / ".tmp-rejects.jsonl"
         with open(tmp, "w", encoding="utf-8") as f:
             for r in rejects:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
         os.replace(tmp, self.out / "rejects.jsonl")
-        _write_json_atomic(self.out / "_summary.json", dataclasses.asdict(self.stats))
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+        write_json_atomic(self.out / "_summary.json", dataclasses.asdict(self.stats))
+        manifest_lib.write_manifest(
+            self.out, manifest_lib.build_manifest(self.out, self.config, state, self._files))

@@ -157,10 +157,14 @@ def write_shard(path: str | os.PathLike, samples: Iterable[AlignedSample]) -> in
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
     n = 0
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for s in samples:
-            writer.write(serialize(s))
-            n += 1
+    try:
+        with tf.io.TFRecordWriter(str(tmp)) as writer:
+            for s in samples:
+                writer.write(serialize(s))
+                n += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written temp shard behind
+        raise
     os.replace(tmp, path)
     return n
 

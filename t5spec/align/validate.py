@@ -12,6 +12,8 @@ from t5spec.errors import InputError
 from t5spec.teacher.record import TeacherSample
 
 MAX_TOP_K = 20
+# How far above 1 the probabilities of one position may sum (logprobs arrive rounded).
+PROB_SUM_TOL = 1e-3
 
 
 def _first_difference(a: str, b: str) -> int:
@@ -38,7 +40,8 @@ def validate_sample(
     Checks: non-empty text; tokens are strings joining to exactly the text (or absent, with no
     top-k either: then the aligner re-tokenizes the text); one top-k list per token, each with
     at most 20 ``[string, logprob]`` entries; ``token_logprobs`` empty or one per token
-    (``None`` allowed); every logprob finite and ≤ 0.
+    (``None`` allowed); every logprob finite and ≤ 0. (:func:`check_mass`, the sum of a
+    position's probabilities, runs after tokenization, in :meth:`Aligner.prepare`.)
     """
     where = where or f"sample {sample.key}"
     if not sample.text:
@@ -82,3 +85,26 @@ def validate_sample(
                     where=where, field="top_logprobs",
                 )
             _check_logprob(entry[1], source, where, "top_logprobs", f"token {i}")
+
+
+def check_mass(sample: TeacherSample, source, where: str) -> None:
+    """Raises InputError where a position's probabilities sum above ``1 + PROB_SUM_TOL``.
+
+    Summed per token: the sampled token and its alternatives, the first of equal strings
+    (as the aligner reads them). Entries of one distribution cannot sum above 1, so such a
+    sample is bad input in both modes — rejected, not renormalized: ``paper_compat`` stores
+    the probabilities as given, and the store's "each row ≤ 1" contract rests on this check.
+    """
+    for i, alts in enumerate(sample.top_logprobs):
+        first: dict[str, float] = {}
+        if sample.token_logprobs and sample.token_logprobs[i] is not None:
+            first[sample.tokens[i]] = sample.token_logprobs[i]
+        for t, lp in alts:
+            first.setdefault(t, lp)
+        total = sum(math.exp(lp) for lp in first.values())
+        if total > 1 + PROB_SUM_TOL:
+            raise InputError(
+                source, f"token {i}: the sampled token and its alternatives have probabilities "
+                f"summing to {total:.4f} > 1 (not a distribution)", where=where,
+                field="top_logprobs",
+            )
