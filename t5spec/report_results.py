@@ -100,11 +100,21 @@ def load(paths: Sequence[str | os.PathLike]) -> dict:
                 raise InputError(path, f"slot {column} lists other items than {paths[0]}",
                                  field=f"slots.{column}")  # fmt: skip
             doc["slots"].setdefault(column, slot)
-        doc["cells"] += part["cells"]
+        seen = {_cell_id(c): c for c in doc["cells"]}
+        for c in part["cells"]:  # a reference row repeated by several parts counts once
+            if _cell_id(c) in seen and seen[_cell_id(c)]["correct"] != c["correct"]:
+                raise InputError(path, f"cell {_cell_id(c)} differs from the same cell of an "
+                                 "earlier file", field="cells")
+            if _cell_id(c) not in seen:
+                doc["cells"].append(c)
         doc["comparisons"] += [p for p in part["comparisons"] if p not in doc["comparisons"]]
     if doc is None:
         raise InputError(None, "no results.json given")
     return doc
+
+
+def _cell_id(c: dict) -> tuple:
+    return (c.get("method"), c.get("size"), c.get("seed"), c.get("step"))
 
 
 def _validate(doc: object, path) -> None:

@@ -37,11 +37,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from t5spec.lab import stages as st
-from t5spec.lab.config import LabConfig, ModelShape, TrainBudget
+from t5spec.lab.config import SPECIALIZE_MIXTURES, LabConfig, ModelShape, TrainBudget
 
 METHODS = ("sm", "dm", "sbs", "hybrid")
+# ``gold``: sample matching on the world's gold rationales (tasks t5spec_gsm8k_gold_spec*), the
+# ceiling of "more data"; ``generalist``: the size's generalist itself, evaluated (no training).
+REFERENCES = ("gold", "generalist")
 # Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode).
-EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label"}
+EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label",
+             "gold": "zs_cot", "generalist": "zs_cot"}
 OOD = ("multiarith", "asdiv", "svamp")
 
 # Lab student presets, smallest first (T5 1.1 shapes; parameters: param_count(·, 1024 rows)).
@@ -61,7 +65,9 @@ class MethodsConfig:
     Attributes:
       students: student sizes, smallest first: names of :data:`LAB_PRESETS` or of ``shapes``.
       shapes: extra named student shapes (override presets of the same name).
-      methods: a subset of :data:`METHODS`.
+      methods: a subset of :data:`METHODS` and ``gold`` (trained cells).
+      generalist_row: also evaluate each size's generalist on test (a reference row, the
+        "before" every method is compared with).
       seeds: specialization seeds (one run per size × method × seed).
       rationale_weight: λ of ``sbs`` / ``hybrid`` (label CE + λ · rationale loss), ≥ 0.
       specialize: the budget of every specialization run; None: ``LabConfig.specialize``.
@@ -75,6 +81,7 @@ class MethodsConfig:
     students: Sequence[str] = ("lab_s", "lab_m", "lab_l")
     shapes: Mapping[str, ModelShape] = dataclasses.field(default_factory=dict)
     methods: Sequence[str] = METHODS
+    generalist_row: bool = False
     seeds: Sequence[int] = (0, 1, 2)
     rationale_weight: float = 1.0
     specialize: TrainBudget | None = None
@@ -98,10 +105,10 @@ class MethodsConfig:
             s = self.shape(student)
             if min(s.emb_dim, s.num_heads, s.head_dim, s.mlp_dim, s.num_layers) <= 0:
                 raise ValueError(f"student {student!r}: every dimension must be > 0, got {s}")
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in (*METHODS, "gold")]
         if unknown or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"unknown or repeated method(s) in {list(self.methods)}; "
-                             f"choose distinct ones from {', '.join(METHODS)}")
+                             f"choose distinct ones from {', '.join(METHODS)}, gold")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
         lam = float(self.rationale_weight)
@@ -166,6 +173,8 @@ def generalist_dir(paths: st.LabPaths, student: str) -> Path:
 
 
 def run_dir(paths: st.LabPaths, run: MethodRun) -> Path:
+    if run.method == "generalist":  # the reference row: the size's generalist itself
+        return generalist_dir(paths, run.student)
     return paths.run("methods") / run.student / f"{run.method}_s{run.seed}"
 
 
@@ -182,9 +191,19 @@ def final_step(cfg: LabConfig, mcfg: MethodsConfig) -> int:
     return cfg.generalist.steps + budget(cfg, mcfg).steps
 
 
+def cell_step(cfg: LabConfig, mcfg: MethodsConfig, run: MethodRun) -> int:
+    """The checkpoint a cell is evaluated at: its last (the generalist's own for its row)."""
+    return cfg.generalist.steps if run.method == "generalist" else final_step(cfg, mcfg)
+
+
+def reference_runs(mcfg: MethodsConfig) -> list[MethodRun]:
+    """The generalist rows (``generalist_row``): one per size, seed 0."""
+    return [MethodRun(s, "generalist", 0) for s in mcfg.students] if mcfg.generalist_row else []
+
+
 def eval_dir(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
     """Where ``t5x.eval`` of the last checkpoint writes (as ``t5spec eval`` files it)."""
-    return run_dir(paths, run) / "eval" / f"test_checkpoint_{final_step(cfg, mcfg)}"
+    return run_dir(paths, run) / "eval" / f"test_checkpoint_{cell_step(cfg, mcfg, run)}"
 
 
 def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[str]:
@@ -196,10 +215,16 @@ def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[st
             f"--gin_file={st.GIN / 'lab' / 'no_dev_eval.gin'}"]  # fmt: skip
 
 
-def _method_bindings(mcfg: MethodsConfig, method: str) -> list[str]:
-    if method in ("sm", "dm"):
+def _method_bindings(cfg: LabConfig, mcfg: MethodsConfig, method: str) -> list[str]:
+    if method in ("sm", "dm", "gold"):
+        mixture = SPECIALIZE_MIXTURES[cfg.specialize_formats]
+        if method == "gold":  # the same formats, on the gold rationales
+            mixture = mixture.replace("t5spec_gsm8k_spec", "t5spec_gsm8k_gold_spec")
+        # (formats 'all' is specialize.gin's own mixture: no flag, earlier runs stay cached)
+        flag = [] if mixture == SPECIALIZE_MIXTURES["all"] else \
+            [f"--gin.MIXTURE_OR_TASK_NAME={mixture!r}"]
         return [f"--gin_file={st.GIN / 'lab' / 'no_dev_eval.gin'}",  # test eval: own stage
-                f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}"]  # fmt: skip
+                f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}", *flag]  # fmt: skip
     loss = "kl" if method == "hybrid" else "ce"
     return [f"--gin.RATIONALE_LOSS={loss!r}",
             f"--gin.RATIONALE_WEIGHT={float(mcfg.rationale_weight)}"]  # fmt: skip
@@ -208,7 +233,7 @@ def _method_bindings(mcfg: MethodsConfig, method: str) -> list[str]:
 def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
                     run: MethodRun) -> list[str]:  # fmt: skip
     """``python -m t5x.train`` of one cell, from the size's generalist."""
-    run_gin = "specialize.gin" if run.method in ("sm", "dm") else "stepbystep.gin"
+    run_gin = "specialize.gin" if EVAL_MODE[run.method] == "zs_cot" else "stepbystep.gin"
     start = cfg.generalist.steps
     argv = st._train_argv(model_gin(paths, run.student), run_gin, run_dir(paths, run),
                           budget(cfg, mcfg), final_step(cfg, mcfg),
@@ -217,7 +242,7 @@ def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
     return [*argv, f"--gin.INITIAL_CHECKPOINT_PATH={str(init)!r}",
             "--gin.utils.SaveCheckpointConfig.save_dataset=False",  # see stages.specialize_argv
             f"--gin.ALIGNED_DATA={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
-            st.exemplars_flag(cfg), *_method_bindings(mcfg, run.method)]  # fmt: skip
+            st.exemplars_flag(cfg), *_method_bindings(cfg, mcfg, run.method)]  # fmt: skip
 
 
 def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
@@ -247,7 +272,7 @@ def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
 
     ev = cfg.evaluation
     return [command.t5x_eval_argv(command.EvalRequest(
-        checkpoint=str(st.last_checkpoint(run_dir(paths, run), final_step(cfg, mcfg))),
+        checkpoint=str(st.last_checkpoint(run_dir(paths, run), cell_step(cfg, mcfg, run))),
         model_gin=str(model_gin(paths, run.student)),
         output_dir=str(eval_dir(cfg, mcfg, paths, run)), mixture=mixture, split="test",
         max_examples=mcfg.test_examples or ev.test_examples,
@@ -263,7 +288,7 @@ def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
     import sys
 
     out = eval_dir(cfg, mcfg, paths, run) / "inference_cost.json"
-    checkpoint = st.last_checkpoint(run_dir(paths, run), final_step(cfg, mcfg))
+    checkpoint = st.last_checkpoint(run_dir(paths, run), cell_step(cfg, mcfg, run))
     mode = "label" if EVAL_MODE[run.method] == "sbs_label" else "zs_cot"
     return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
             f"--vocab={paths.vocab('student')}", f"--data_dir={paths.data}", f"--mode={mode}",
@@ -325,17 +350,20 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
             outputs=(generalist_dir(paths, student), log),
             progress=(cfg.generalist.steps, lambda lg=log: logged_train_step(lg))))
     start, steps = cfg.generalist.steps, budget(cfg, mcfg).steps
-    for run in runs(mcfg):
-        graph.append(pipeline._train_stage(
-            f"train_{run.name}", (f"generalist_{run.student}", "align"),
-            specialize_argv(cfg, mcfg, paths, run),
-            run_dir(paths, run), steps, paths, start=start))
+    for run in [*reference_runs(mcfg), *runs(mcfg)]:
+        if run.method != "generalist":
+            graph.append(pipeline._train_stage(
+                f"train_{run.name}", (f"generalist_{run.student}", "align"),
+                specialize_argv(cfg, mcfg, paths, run),
+                run_dir(paths, run), steps, paths, start=start))
         evals = [*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
         graph.append(Stage(
-            f"eval_{run.name}", (f"train_{run.name}",),
+            f"eval_{run.name}", (f"generalist_{run.student}" if run.method == "generalist"
+                                 else f"train_{run.name}",),
             lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
             outputs=(eval_dir(cfg, mcfg, paths, run), paths.log(f"eval_{run.name}"))))
-    graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in runs(mcfg)),
+    graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in
+                                               [*reference_runs(mcfg), *runs(mcfg)]),
                        lambda s: _report(cfg, mcfg, paths),
                        fingerprint("methods_report", time.time())))
     return graph
@@ -346,7 +374,7 @@ def _report(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
 
     cells = []
     rows = st.vocab_rows(paths.vocab("student"))
-    for run in runs(mcfg):
+    for run in [*reference_runs(mcfg), *runs(mcfg)]:
         cells.append(methods_report.CellDir(
             student=run.student, params=param_count(mcfg.shape(run.student), rows),
             method=run.method, seed=run.seed, eval_dir=eval_dir(cfg, mcfg, paths, run)))
@@ -371,8 +399,8 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
     argvs = [st.teacher_argv(cfg, paths), st.serve_argv(cfg, paths, 8000),
              st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
     argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
-    for run in runs(mcfg):
-        argvs += [specialize_argv(cfg, mcfg, paths, run), *eval_argvs(cfg, mcfg, paths, run),
-                  cost_argv(cfg, mcfg, paths, run)]  # fmt: skip
+    for run in [*reference_runs(mcfg), *runs(mcfg)]:
+        train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)]
+        argvs += [*train, *eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

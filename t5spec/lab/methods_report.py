@@ -223,7 +223,8 @@ def verdicts(cells: Sequence[CellDir], column: str, baseline: str = "sm", *,
             read_slots(cell.eval_dir))
     clauses = []
     for student, methods in by_size.items():
-        for method in (m for m in methods if m != baseline and baseline in methods):
+        rivals = [m for m in methods if m not in (baseline, "generalist")]
+        for method in (rivals if baseline in methods else []):
             diff = paired(methods[method], methods[baseline], column, samples=samples)
             if diff is not None:
                 clauses.append(f"at {student} {stats.verdict(method, baseline, diff)}")
@@ -280,7 +281,9 @@ def write_report(cells: Sequence[CellDir], output: Path, *, samples: int = 2000,
              "only), greedy, on this machine.", "", table(rows), "",
              "Differences: paired bootstrap over the same test items (and seeds, averaged "
              "per item); a method \"wins\" only when the 95% interval excludes 0.", "",
-             *(f"- {verdicts(cells, c, samples=samples)}" for c in COLUMNS), "",
+             *(f"- {verdicts(cells, c, samples=samples)}" for c in COLUMNS),
+             *(f"- {verdicts(cells, c, 'generalist', samples=samples)}" for c in COLUMNS
+               if any(x.method == "generalist" for x in cells)), "",
              *(f"![{p.stem}]({p.name})" for p in pngs), "", settings, ""]  # fmt: skip
     path = output / "methods.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -115,13 +115,13 @@ def methods_cells(cfg: LabConfig, mcfg, paths: st.LabPaths) -> list[dict]:
     from t5spec.lab import methods, methods_report
 
     cells = []
-    for run in methods.runs(mcfg):
+    for run in [*methods.reference_runs(mcfg), *methods.runs(mcfg)]:
         folder = methods.eval_dir(cfg, mcfg, paths, run)
         if not (folder / "inference_eval").is_dir():
             continue
         cells.append(report_results.cell(
             run.method, run.student, _params(mcfg.shape(run.student), paths),
-            run.seed, methods.final_step(cfg, mcfg), methods_report.read_slots(folder)))
+            run.seed, methods.cell_step(cfg, mcfg, run), methods_report.read_slots(folder)))
     return cells
 
 
@@ -137,6 +137,7 @@ def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,
     """``LAB/report/<part>/results.{json,md}`` of the methods experiment (``part``:
     :func:`part_name`); returns the Markdown path."""
     pairs = [(m, "sm") for m in mcfg.methods if m != "sm"] if "sm" in mcfg.methods else []
+    pairs += [(m, "generalist") for m in mcfg.methods] if mcfg.generalist_row else []
     doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths), pairs)
     folder = paths.report if part == "results" else paths.report / part
     return report_results.write(doc, folder)

@@ -98,6 +98,12 @@ def test_parts_merge_and_other_items_are_refused(tmp_path: Path) -> None:
     merged = report_results.regenerate([paths.report / "results.json", tmp_path / "part.json"])
     assert merged.count("| other | dm − generalist | gsm8k/zs_cot |") == 1
     assert merged.count("dm wins over generalist") == 2 * 2  # two sizes, two slots
+    again = report_results.load([paths.report / "results.json", paths.report / "results.json"])
+    assert len(again["cells"]) == 3  # a cell repeated by two parts counts once
+    twisted = {**doc, "cells": [{**doc["cells"][0], "correct": doc["cells"][1]["correct"]}]}
+    (tmp_path / "twisted.json").write_text(json.dumps(twisted))
+    with pytest.raises(InputError, match="differs from the same cell"):
+        report_results.load([paths.report / "results.json", tmp_path / "twisted.json"])
     part["slots"]["gsm8k/zs_cot"]["items"][0] = "elsewhere"
     (tmp_path / "part.json").write_text(json.dumps(part))
     with pytest.raises(InputError, match="slot gsm8k/zs_cot lists other items"):
@@ -119,3 +125,29 @@ def test_parts_are_methods_only_and_bind_the_matrix() -> None:
     assert main(["lab", "--experiment=methods", "--quick", "--seeds=x", "--print_only"]) == 2
     assert lab_results.part_name(["lab_xs", "lab_s"], [0]) == "results_lab_xs-lab_s_s0"
     assert lab_results.part_name([], []) == "results"
+
+
+# ------------------------------------------------------------- the decisive methods experiment
+def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
+    from t5spec.lab import methods
+
+    gin_file = REPO / "gin" / "lab_methods_decisive.gin"
+    cfg, mcfg = methods.load([str(gin_file)])
+    sizes = [methods.param_count(mcfg.shape(s), 1024) for s in mcfg.students]
+    assert len(sizes) >= 3 and sizes == sorted(sizes) and sizes[0] <= 500_000
+    assert len(mcfg.seeds) >= 3 and mcfg.generalist_row
+    assert set(mcfg.methods) == {"sm", "dm", "sbs", "hybrid", "gold"}
+    assert cfg.teacher_train.steps == 1200 and mcfg.test_examples >= 300  # lab_math's teacher
+    head = gin_file.read_text().splitlines()[:40]
+    assert all(any(k in ln for ln in head) for k in ("Command", "Hardware", "Expected"))
+    paths = stages.LabPaths(tmp_path)
+    graph = {s.name: s for s in methods.build_stages(cfg, mcfg, paths)}
+    assert graph["eval_lab_s_generalist_s0"].deps == ("generalist_lab_s",)
+    assert "train_lab_s_generalist_s0" not in graph
+    gold = methods.specialize_argv(cfg, mcfg, paths, methods.MethodRun("lab_s", "gold", 0))
+    assert "--gin.MIXTURE_OR_TASK_NAME='t5spec_gsm8k_gold_spec_zero_shot'" in gold
+    assert "--gin.DISTILL_WEIGHT=0.0" in gold
+    sm = methods.specialize_argv(cfg, mcfg, paths, methods.MethodRun("lab_s", "sm", 0))
+    assert "--gin.MIXTURE_OR_TASK_NAME='t5spec_gsm8k_spec_zero_shot'" in sm  # zero_shot formats
+    reference = methods.eval_dir(cfg, mcfg, paths, methods.MethodRun("lab_s", "generalist", 0))
+    assert reference == methods.generalist_dir(paths, "lab_s") / "eval" / "test_checkpoint_100"
