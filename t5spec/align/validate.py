@@ -32,18 +32,36 @@ def _check_logprob(lp: object, source, where: str, field: str, pos: str) -> None
         raise InputError(source, f"{pos}: logprob {lp!r} > 0", where=where, field=field)
 
 
+_SCALARS = (("question_id", str), ("sample_index", int), ("question", str), ("gold", str),
+            ("text", str), ("valid", bool), ("correct", bool))
+
+
+def _check_scalars(sample: TeacherSample, source, where: str) -> None:
+    """Field types, for samples built in code (JSON input is checked by align.inputs)."""
+    for name, kind in _SCALARS:
+        value = getattr(sample, name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InputError(source, f"{value!r} is not {kind.__name__}", where=where,
+                             field=name)
+    if sample.sample_index < 0:
+        raise InputError(source, f"negative index {sample.sample_index}", where=where,
+                         field="sample_index")
+
+
 def validate_sample(
     sample: TeacherSample, source: str | os.PathLike | None, where: str | None = None
 ) -> None:
     """Raises InputError when the sample cannot be aligned faithfully.
 
-    Checks: non-empty text; tokens are strings joining to exactly the text (or absent, with no
-    top-k either: then the aligner re-tokenizes the text); one top-k list per token, each with
-    at most 20 ``[string, logprob]`` entries; ``token_logprobs`` empty or one per token
-    (``None`` allowed); every logprob finite and ≤ 0. (:func:`check_mass`, the sum of a
-    position's probabilities, runs after tokenization, in :meth:`Aligner.prepare`.)
+    Checks: field types (:data:`_SCALARS`); non-empty text; tokens are strings joining to
+    exactly the text (or absent, with no top-k either: then the aligner re-tokenizes the
+    text); one top-k list per token, each with at most 20 ``[string, logprob]`` entries;
+    ``token_logprobs`` empty or one per token (``None`` allowed); every logprob finite and
+    ≤ 0. (:func:`check_mass`, the sum of a position's probabilities, runs after
+    tokenization, in :meth:`Aligner.prepare`.)
     """
     where = where or f"sample {sample.key}"
+    _check_scalars(sample, source, where)
     if not sample.text:
         raise InputError(source, "empty text", where=where, field="text")
     n = len(sample.tokens)

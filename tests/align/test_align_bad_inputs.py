@@ -6,6 +6,7 @@ leave what an earlier run wrote byte-identical (a refused run writes nothing at 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from t5spec import cli
 from t5spec.align import store
 from t5spec.align.inputs import content_digest
+from t5spec.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +230,14 @@ def test_content_digest_is_stable_and_order_free(good):
     a = content_digest(good[0])
     assert a == content_digest(dict(reversed(list(good[0].items()))))
     assert a != content_digest(dict(good[0], model="x")) and len(a) == 64
+
+
+@pytest.mark.parametrize(("field", "value"), [("question", 1), ("gold", None),
+                                              ("sample_index", 1.5), ("valid", "false"),
+                                              ("correct", "no")])
+def test_aligner_api_checks_field_types(codex_samples, default_aligner, field, value):
+    """Items 1 and 6 through the library: a sample built in code is checked as well."""
+    bad = dataclasses.replace(codex_samples[0], **{field: value})
+    with pytest.raises(InputError) as err:
+        default_aligner.prepare(bad, "api.jsonl")
+    assert err.value.field == field and "api.jsonl" in str(err.value)
