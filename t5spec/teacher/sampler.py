@@ -1,10 +1,14 @@
 """The sampling run: ask the teacher for every missing (question, sample) and store each once.
 
-Work items are ``(question, [sample indices])``; a bounded pool of asyncio workers
+Work items are ``(question, [consecutive sample indices])``; a bounded pool of asyncio workers
 (``concurrency``) sends one request per item with ``n = len(indices)``. Choice ``j`` of the
-reply becomes sample ``indices[j]``. A server that ignores ``n`` (llama.cpp returns one
-choice) is detected from its first short reply: the unanswered indices go back to the queue,
-and with ``samples_per_request=0`` (auto) every later request asks for one sample.
+reply becomes sample ``indices[j]``. Seeds: a request carries ``seed = base + indices[0]``,
+``base`` a stable hash of (``SamplingConfig.seed``, question id); a server that draws choice
+``j`` with ``seed + j`` (``t5spec serve``, the stub teacher) thus draws sample ``i`` with
+``base + i`` however the samples are grouped into requests or resumed. A server that
+ignores ``n`` (llama.cpp returns one choice) is detected from its first short reply: the
+unanswered indices go back to the queue, and with ``samples_per_request=0`` (auto) every
+later request asks for one sample.
 
 Exactly-once: the store's keys are read before the run; a key is written only after its
 reply parsed; a request that is retried or times out writes nothing; choices beyond the
@@ -55,7 +59,7 @@ class SamplingConfig:
     stop: tuple[str, ...] = ()
     concurrency: int = 16
     samples_per_request: int = 0  # 0: auto (ask up to 8, fall back to 1 if n is ignored)
-    seed: int | None = 0  # per-request seed = hash(seed, first key); None: send no seed
+    seed: int | None = 0  # request seed = hash(seed, question) + first index; None: no seed
 
 
 @dataclasses.dataclass
@@ -136,8 +140,14 @@ class _Run:
         self.questions_done = sum(1 for v in self.remaining.values() if v == 0)
 
     def _enqueue(self, q: Question, indices: list[int]) -> None:
-        for start in range(0, len(indices), self.n_cap):
-            chunk = indices[start : start + self.n_cap]
+        """Queues ``indices`` in runs of consecutive indices, at most ``n_cap`` each."""
+        runs: list[list[int]] = []
+        for i in indices:
+            if runs and runs[-1][-1] == i - 1 and len(runs[-1]) < self.n_cap:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for chunk in runs:
             self.queue.put_nowait((self.position[q.id], chunk[0], q, chunk))
 
     async def run(self) -> RunReport:
@@ -176,7 +186,7 @@ class _Run:
         cfg = self.config
         seed = None
         if cfg.seed is not None:
-            seed = stable_hash(f"{cfg.seed}:{sample_key(q.id, indices[0])}") % (2**31)
+            seed = stable_hash(f"{cfg.seed}:{q.id}") % (2**31) + indices[0]
         estimate = (q.prompt_tokens or len(q.prompt) // 4) + len(indices) * cfg.max_tokens
         try:
             response = await self.client.generate(

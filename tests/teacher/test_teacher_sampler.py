@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import pytest
 from teacher_faults import closed_port_url, golds_of
@@ -157,3 +159,26 @@ def test_dry_run_prints_the_estimate_and_writes_nothing(stub_teacher, tmp_path, 
     err = capsys.readouterr().err
     assert "3 questions × 40 samples; estimate: 120 samples in ≥120 requests" in err
     assert "at most $" in err and not out.exists()
+
+
+def test_a_sample_draws_the_same_seed_however_its_requests_are_grouped(stub_teacher, tmp_path):
+    """Sample i of a question is sent with seed base(question) + i (choice j of a request
+    with seed s draws with s + j), so n per request and resuming change no sample."""
+    stub = stub_teacher()
+
+    def texts(out) -> dict[str, str]:
+        return {s.key: s.text for s in read_samples(out)}
+
+    whole, pairs, resumed = tmp_path / "whole", tmp_path / "pairs", tmp_path / "resumed"
+    assert main(_sample(stub.url, whole, "--limit=3", "--num_samples=5")) == 0
+    assert main(_sample(stub.url, pairs, "--limit=3", "--num_samples=5",
+                        "--samples_per_request=2")) == 0
+    shutil.copytree(whole, resumed)  # then samples 1 and 3 of each question go missing
+    for shard in resumed.glob("samples-*.jsonl"):
+        lines = shard.read_text().splitlines(keepends=True)
+        shard.write_text("".join(x for x in lines if not re.search(r'#[13]"', x)))
+    assert len(texts(resumed)) == 9
+    assert main(_sample(stub.url, resumed, "--limit=3", "--num_samples=5")) == 0
+    assert len(texts(whole)) == 15
+    assert texts(pairs) == texts(whole) and texts(resumed) == texts(whole)
+    assert len(set(texts(whole).values())) > 1
