@@ -13,7 +13,7 @@ import pytest
 from t5spec.cli import main
 from t5spec.lab import methods, stages
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]  # its lab run: ~14 min idle
 REPO = Path(__file__).resolve().parents[2]
 QUICK = str(REPO / "gin" / "lab_methods_quick.gin")
 
