@@ -2,8 +2,8 @@
 
 Measures, in one run on the default JAX device, the gradient w.r.t. the logits of
   * ``t5x_ce``    — ``t5x.losses.compute_weighted_cross_entropy`` (the baseline),
-  * ``sparse_kl`` — ``t5spec.losses.specialization_token_losses`` (distribution matching on
-                    every position, k teacher ids), and
+  * ``sparse_kl`` — ``t5spec.losses.sparse.specialization_token_losses`` (distribution
+                    matching on every position, k teacher ids), and
   * ``dense_kl``  — the same KL from an explicit [B, L, V] teacher tensor (contrast only).
 Peak memory = argument + output + temporary bytes of the compiled program
 (``compiled.memory_analysis()``, no aliasing); time = median wall time of ``--repeats`` runs.
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from t5x import losses as t5x_losses
 
-from t5spec import losses
+from t5spec.losses import sparse as losses
 
 
 def _peak_bytes(compiled) -> int:

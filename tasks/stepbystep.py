@@ -1,6 +1,6 @@
 """SeqIO tasks for distilling step-by-step: label + rationale training, label/rationale eval.
 
-Registered when ``t5spec.tasks`` is imported (method, loss and ids: :mod:`t5spec.stepbystep`):
+Registered when ``t5spec.tasks`` is imported (method and ids: :mod:`t5spec.tasks.stepbystep_names`):
 
 ========================================== ==================================================
 name                                       contents
@@ -48,12 +48,13 @@ import seqio
 import tensorflow as tf
 
 import gin
-from t5spec import preprocessors, stepbystep
+from t5spec import preprocessors
 from t5spec.data import formats
 from t5spec.evaluate import benchmarks, metrics
 from t5spec.evaluate.benchmarks import EvalTask
 from t5spec.tasks import config as task_config
 from t5spec.tasks import evaluation, specialization
+from t5spec.tasks import stepbystep_names as stepbystep
 
 TASKS = stepbystep.TASKS  # ("label", "rationale")
 MIXTURE = "t5spec_gsm8k_sbs"

@@ -1,4 +1,4 @@
-"""Distilling step-by-step (Hsieh et al. 2023, arXiv 2305.02301): names, ids and checks.
+"""Distilling step-by-step (Hsieh et al. 2023, arXiv 2305.02301): task names, ids, prefixes.
 
 The student is trained multi-task on one set of teacher samples. Every sample gives two
 examples that differ only in a task prefix on the input:
@@ -12,7 +12,7 @@ rationale  ``rationale_prefix + question``       the teacher's rationale, with i
                                                  ``teacher_mask``, as the CoT formats)
 ========== ===================================== ===========================================
 
-Loss (:mod:`t5spec.stepbystep_losses`)::
+Loss (:mod:`t5spec.losses.stepbystep`, chosen by ``SpecializationModel.objective``)::
 
     loss = mean_label_tokens CE  +  λ · mean_rationale_tokens L_rat
 
@@ -25,12 +25,12 @@ The task of each example travels as its ``format_id`` (ids after the four format
 :data:`t5spec.data.formats.FORMATS`), so :class:`t5spec.feature_converters.
 DistillationFeatureConverter` carries it unchanged to the model as ``decoder_format_ids``.
 
-Pure Python: importing this module starts neither TensorFlow nor JAX.
+The tasks themselves are :mod:`t5spec.tasks.stepbystep`; the loss's choices and checks are
+:mod:`t5spec.losses.config`. Pure Python: importing this module starts neither TensorFlow nor
+JAX (``t5spec.tasks`` registers nothing on import).
 """
 
 from __future__ import annotations
-
-import math
 
 from t5spec.data import formats
 
@@ -40,30 +40,12 @@ RATIONALE_TASK_ID = NUM_FORMATS + 2
 TASKS = ("label", "rationale")
 TASK_IDS = {"label": LABEL_TASK_ID, "rationale": RATIONALE_TASK_ID}
 
-RATIONALE_LOSSES = ("ce", "kl")
-"""``ce``: cross-entropy on the rationale (the paper); ``kl``: sparse top-k KL (hybrid)."""
-
 DEFAULT_LABEL_PREFIX = "[label] "
 DEFAULT_RATIONALE_PREFIX = "[rationale] "
 
 LABEL_MAX_NEW_TOKENS = 16
 """Decode budget of label-prefix inference: "The answer is 1,234,567.89" is 14 T5 tokens with
 EOS, and 16 tokens can hold no rationale."""
-
-
-def check_rationale_loss(rationale_weight: float, rationale_loss: str) -> None:
-    """ValueError unless λ is a finite number ≥ 0 and the loss name is one of the choices."""
-    try:
-        weight = float(rationale_weight)
-    except (TypeError, ValueError):
-        weight = math.nan
-    if not math.isfinite(weight) or weight < 0:
-        raise ValueError(
-            f"rationale_weight (λ) must be a finite number >= 0, got {rationale_weight!r}"
-        )
-    if rationale_loss not in RATIONALE_LOSSES:
-        choices = ", ".join(repr(c) for c in RATIONALE_LOSSES)
-        raise ValueError(f"unknown rationale_loss {rationale_loss!r}; choose from {choices}")
 
 
 def label_target(answer: str) -> str:

@@ -122,6 +122,8 @@ def _model_size(config: dict[str, object]) -> str:
 
 def _loss(config: dict[str, object]) -> str:
     model = str(config.get("MODEL", ""))
+    if _suffix(config, "SpecializationModel.objective") == "stepbystep":
+        return "unknown"  # as the former StepByStepModel: no single KL / CE weight
     alpha = _suffix(config, "SpecializationModel.distill_weight")
     if "SpecializationModel" in model or alpha is not None:
         alpha = 1.0 if alpha is None else float(alpha)

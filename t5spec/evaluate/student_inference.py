@@ -4,8 +4,8 @@ Three ways for a student to answer, all through :class:`t5spec.models.decoding.D
 (T5X's cached decoding) and scored by the data layer's answer extraction:
 
 * **label-prefix answer only** (:func:`answer_from_label`, distilling step-by-step students):
-  greedy, at most :data:`t5spec.stepbystep.LABEL_MAX_NEW_TOKENS` new tokens — room for
-  ``"The answer is N"`` and never for a rationale;
+  greedy, at most :data:`t5spec.tasks.stepbystep_names.LABEL_MAX_NEW_TOKENS` new tokens —
+  room for ``"The answer is N"`` and never for a rationale;
 * **rationale then answer** (:func:`answer_from_rationale`): greedy, the rationale prefix,
   the answer read after the rationale's last "The answer is";
 * **self-consistency** (:func:`self_consistency`, any student, any input format): ``m``
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from t5spec import stepbystep
 from t5spec.evaluate.voting import majority_vote
 from t5spec.models.decoding import Decoder, SamplingParams
+from t5spec.tasks import stepbystep_names as stepbystep
 
 Extract = Callable[[str], Hashable | None]
 

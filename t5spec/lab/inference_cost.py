@@ -43,10 +43,10 @@ class SentencePieceVocab:
 def measure(checkpoint: str, vocab: str, data_dir: str, mode: str, examples: int,
             max_new_tokens: int, batch_size: int) -> dict:  # fmt: skip
     """Answers the questions in ``mode``; the cost and accuracy as a JSON-able dict."""
-    from t5spec import stepbystep
     from t5spec.data import formats, math_datasets
     from t5spec.evaluate import student_inference as si
     from t5spec.models.decoding import Decoder, SamplingParams
+    from t5spec.tasks import stepbystep_names as stepbystep
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {MODES}")

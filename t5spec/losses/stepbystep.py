@@ -4,15 +4,15 @@ Pure JAX, no gin, no model. Shapes: ``B`` batch, ``L`` target length, ``V`` voca
 ``k`` teacher ids per position; losses in nats per token.
 
 Which task a target token belongs to is read from ``task_ids`` [B, L] (the batch's
-``decoder_format_ids``): :data:`t5spec.stepbystep.RATIONALE_TASK_ID` marks rationale tokens;
-every other real token (label examples, or any other task mixed in) is a *label-part* token.
-Per token (:func:`step_by_step_token_losses`):
+``decoder_format_ids``): :data:`t5spec.tasks.stepbystep_names.RATIONALE_TASK_ID` marks
+rationale tokens; every other real token (label examples, or any other task mixed in) is a
+*label-part* token. Per token (:func:`step_by_step_token_losses`):
 
 * label part: CE = −log q(target) (one-hot; label targets carry no teacher distribution);
 * rationale part, ``rationale_loss="ce"``: CE on the sampled rationale token (Hsieh et al.);
 * rationale part, ``rationale_loss="kl"``: Σ_j p_j (log p_j − log q(ids_j)) where the aligned
   teacher row is a distribution (``teacher_mask`` = 1), CE elsewhere — the sparse top-k KL of
-  :func:`t5spec.losses.specialization_token_losses` with its treatment of the teacher mass
+  :func:`t5spec.losses.sparse.specialization_token_losses` with its treatment of the teacher mass
   outside the top-k (``renormalize``).
 
 The batch loss (:func:`combine_task_losses`) averages each part over its own tokens and adds
@@ -32,8 +32,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from t5spec import losses
-from t5spec.stepbystep import RATIONALE_LOSSES, RATIONALE_TASK_ID
+from t5spec.losses import sparse
+from t5spec.losses.config import RATIONALE_LOSSES
+from t5spec.tasks.stepbystep_names import RATIONALE_TASK_ID
 
 Array = jax.Array
 
@@ -49,7 +50,7 @@ def step_by_step_token_losses(
     rationale_loss: str = "ce",
     z_loss: float = 0.0,
     renormalize: bool = False,
-) -> losses.TokenLosses:
+) -> sparse.TokenLosses:
     """Per-token terms of the step-by-step loss (see module docstring).
 
     Args:
@@ -63,14 +64,14 @@ def step_by_step_token_losses(
       renormalize: divide the teacher's k probabilities by their sum (``"kl"`` only).
 
     Returns:
-      :class:`t5spec.losses.TokenLosses`; ``loss`` is ℓ_t, ``is_distribution`` is 1 only on
+      :class:`t5spec.losses.sparse.TokenLosses`; ``loss`` is ℓ_t, ``is_distribution`` is 1 only on
       rationale tokens trained towards a teacher distribution.
     """
     if rationale_loss not in RATIONALE_LOSSES:
         raise ValueError(f"unknown rationale_loss {rationale_loss!r}; choose from "
                          f"{', '.join(RATIONALE_LOSSES)}")
     is_rationale = (task_ids == RATIONALE_TASK_ID).astype(teacher_mask.dtype)
-    return losses.specialization_token_losses(
+    return sparse.specialization_token_losses(
         logits,
         targets,
         teacher_ids,

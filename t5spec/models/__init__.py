@@ -1,5 +1,5 @@
 """The student: T5X's T5 1.1 network (FlanT5 architecture), checkpoints, decoding, and the
-specialization model whose loss is the sparse top-k KL.
+specialization model whose loss (sparse top-k KL / CE, or step-by-step) is a config choice.
 
 Names here resolve lazily so that ``import t5spec.models`` does not import JAX or T5X.
 """
@@ -11,7 +11,6 @@ from typing import Any
 
 _LAZY = {
     "SpecializationModel": "t5spec.models.specialization",
-    "StepByStepModel": "t5spec.models.stepbystep",
 }
 
 

@@ -1,7 +1,8 @@
 """A small student trained in-process on the step-by-step mixture (real aligned Codex data).
 
-Shared by the inference tests: T5X's network at a CPU-friendly shape, ``StepByStepModel``'s own
-``loss_fn``, batches from the SeqIO mixture through ``DistillationFeatureConverter``, Adam.
+Shared by the inference tests: T5X's network at a CPU-friendly shape, the step-by-step
+``SpecializationModel``'s ``loss_fn``, batches from the SeqIO mixture through
+``DistillationFeatureConverter``, Adam.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def student_config() -> Any:
 def make_model(config: Any, vocabulary: Any, **kwargs: Any) -> Any:
     from t5x.examples.t5 import network
 
-    from t5spec.models.stepbystep import StepByStepModel
+    from t5spec.models.specialization import SpecializationModel
 
-    return StepByStepModel(module=network.Transformer(config), input_vocabulary=vocabulary,
-                           output_vocabulary=vocabulary, optimizer_def=None, **kwargs)
+    return SpecializationModel(module=network.Transformer(config), input_vocabulary=vocabulary,
+                               output_vocabulary=vocabulary, optimizer_def=None,
+                               objective="stepbystep", **kwargs)
 
 
 def mixture_batches(name: str, batch_size: int, n: int, seed: int = 0) -> list[dict]:

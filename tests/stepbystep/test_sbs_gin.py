@@ -23,12 +23,12 @@ def _overrides(data_dir, *extra):
 
 
 def test_sbs_run_gin_resolves(data_dir):
-    from t5spec.models.stepbystep import StepByStepModel
+    from t5spec.models import SpecializationModel
 
     config = ginconfig.resolve([SBS_GIN], _overrides(data_dir, "RATIONALE_LOSS='kl'",
                                                      "RATIONALE_WEIGHT=0.5"))
     model = config.model
-    assert isinstance(model, StepByStepModel)
+    assert isinstance(model, SpecializationModel) and model.objective == "stepbystep"
     assert (model.rationale_weight, model.rationale_loss) == (0.5, "kl")
     assert model.module.config.emb_dim == 512  # FlanT5-small
     assert config.train_dataset_cfg.mixture_or_task_name == "t5spec_gsm8k_sbs"
@@ -73,7 +73,7 @@ def test_small_preset_composes_with_the_sbs_run(data_dir):
         data_dir, "TRAIN_STEPS=100", "INITIAL_CHECKPOINT_PATH=None"))
     net = config.model.module.config
     assert (net.emb_dim, net.num_heads, net.head_dim, net.mlp_dim) == (384, 8, 32, 1536)
-    assert type(config.model).__name__ == "StepByStepModel"
+    assert config.model.objective == "stepbystep"
 
 
 def test_unknown_preset_lists_every_preset():

@@ -13,11 +13,11 @@ import pytest
 from sbs_student import make_model, student_config, train
 
 import gin
-from t5spec import stepbystep
 from t5spec.data.answers import extract_answer
 from t5spec.evaluate import student_inference as inference
 from t5spec.evaluate.voting import majority_vote
 from t5spec.models.decoding import Decoder, SamplingParams
+from t5spec.tasks import stepbystep_names as stepbystep
 
 LAMBDA = 0.5
 ANSWER_SENTENCE = re.compile(r"The answer is -?[\d,]+(\.\d+)?(/\d+)?")

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from t5spec import stepbystep
-from t5spec.stepbystep_losses import combine_task_losses, step_by_step_token_losses
+from t5spec.losses.config import check_rationale_loss
+from t5spec.losses.stepbystep import combine_task_losses, step_by_step_token_losses
+from t5spec.tasks import stepbystep_names as stepbystep
 
 LABEL, RATIONALE = stepbystep.LABEL_TASK_ID, stepbystep.RATIONALE_TASK_ID
 
@@ -101,13 +102,13 @@ def test_a_task_absent_from_the_batch_contributes_zero():
 @pytest.mark.parametrize("weight", [-0.1, float("nan"), float("inf"), "a lot", None])
 def test_bad_rationale_weight_is_a_clear_error(weight):
     with pytest.raises(ValueError, match=r"rationale_weight \(λ\) must be a finite number >= 0"):
-        stepbystep.check_rationale_loss(weight, "ce")
+        check_rationale_loss(weight, "ce")
 
 
 def test_unknown_rationale_loss_lists_the_choices():
     with pytest.raises(ValueError, match="unknown rationale_loss 'mse'; choose from 'ce', 'kl'"):
-        stepbystep.check_rationale_loss(1.0, "mse")
+        check_rationale_loss(1.0, "mse")
     logits, targets, ids, probs, mask, tasks, _ = _case(0)
     with pytest.raises(ValueError, match="choose from ce, kl"):
         step_by_step_token_losses(logits, targets, ids, probs, mask, tasks, rationale_loss="KL")
-    stepbystep.check_rationale_loss(0, "kl")  # λ = 0 is allowed (label task only)
+    check_rationale_loss(0, "kl")  # λ = 0 is allowed (label task only)

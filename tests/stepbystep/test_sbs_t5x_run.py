@@ -2,8 +2,8 @@
 
 gin/flant5_small_sbs.gin shrunk by gin/cpu_tiny.gin (518k parameters, 6 steps, checkpoints 3
 and 6) with infer_eval on GSM8K dev in the label-prefix mode. Accuracy of such a model is 0.0;
-the point is T5X building StepByStepModel from the gins, training on the label + rationale
-mixture, logging the per-task losses and scoring label-prefix answers.
+the point is T5X building the step-by-step SpecializationModel from the gins, training on the
+label + rationale mixture, logging the per-task losses and scoring label-prefix answers.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_t5x_trains_and_evaluates_a_step_by_step_student(tmp_path, repo_root, da
                           timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert {p.name for p in run.glob("checkpoint_*")} >= {"checkpoint_3", "checkpoint_6"}
-    assert "sbs_models.StepByStepModel" in (run / "config.gin").read_text()
+    assert "LOSS_OBJECTIVE = 'stepbystep'" in (run / "config.gin").read_text()
     scalars = _scalars(run / "train")
     for tag in SBS_TAGS:
         assert set(scalars[tag]) == {3, 6} and all(v > 0 for v in scalars[tag].values()), tag

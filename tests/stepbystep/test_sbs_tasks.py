@@ -6,9 +6,9 @@ import numpy as np
 import seqio
 
 import gin
-from t5spec import stepbystep
 from t5spec.align import store
 from t5spec.tasks import stepbystep as sbs_tasks
+from t5spec.tasks import stepbystep_names as stepbystep
 
 LENGTHS = {"inputs": 256, "targets": 256}
 

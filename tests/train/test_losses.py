@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from t5x import losses as t5x_losses
 
-from t5spec import losses
+from t5spec.losses import sparse as losses
 
 jax.config.update("jax_enable_x64", False)
 
