@@ -129,3 +129,19 @@ def test_a_second_run_is_all_cached_but_the_report(lab_dir: Path, capsys) -> Non
     out = capsys.readouterr().out
     assert "| generalist | cached |" in out and "| specialize_sm | cached |" in out
     assert "| report | ran |" in out and "## Table 1" in out
+
+
+def test_results_json_regenerates_and_the_claim_has_its_interval(lab_dir: Path) -> None:
+    from t5spec import report_results
+    from t5spec.lab import pipeline
+
+    report = lab_dir / "report"
+    doc = json.loads((report / "results.json").read_text())
+    assert [c["method"] for c in doc["cells"]] == ["generalist", "dm", "sm"]
+    assert all(set(c["correct"]) == DEV_COLUMNS for c in doc["cells"])  # every test column
+    assert report_results.regenerate([report / "results.json"]) == \
+        (report / "results.md").read_text()  # byte for byte, from the JSON alone
+    cfg = lab_config.load([str(REPO / "gin" / "lab_quick.gin")])
+    claim = pipeline.main_claim(cfg, stages.LabPaths(lab_dir))
+    assert len(claim) == 2 and all(ln.startswith("GSM8K-slot test, ") for ln in claim), claim
+    assert all("(paired bootstrap over items, 95%)" in ln for ln in claim)
