@@ -11,7 +11,8 @@ tiny T5, explicit (data=4, model=2) mesh, no shuffling/packing), three launches:
    ``srun`` that sets SLURM's per-task environment: JAX's own SLURM detection finds the
    coordinator; T5X restores checkpoint_2 from MODEL_DIR and trains to step 4.
 
-The per-step training losses of (2)+(3) must equal (1) to 1e-5 relative.
+The per-step training losses of (2)+(3) must equal (1) to 1e-5 relative, and so must every
+parameter of checkpoint_2 (written by two processes) and checkpoint_4 (after the restore).
 """
 
 from __future__ import annotations
@@ -75,6 +76,33 @@ def _node(model_dir: Path, steps: int, devices: int, extra: list[str]) -> list[s
             "--", *GIN, f"--gin.MODEL_DIR='{model_dir}'", f"--gin.TRAIN_STEPS={steps}"]
 
 
+def _params(checkpoint: Path) -> dict[str, np.ndarray]:
+    """A T5X checkpoint's parameters by their '/'-joined path."""
+    from t5spec.models.t5x_checkpoint import read_t5x_params
+
+    flat: dict[str, np.ndarray] = {}
+
+    def walk(tree: object, prefix: str) -> None:
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                walk(value, f"{prefix}/{key}" if prefix else str(key))
+        else:
+            flat[prefix] = np.asarray(tree)
+
+    walk(read_t5x_params(checkpoint), "")
+    return flat
+
+
+def _assert_same_params(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> float:
+    """Every parameter equal within 1e-5 (relative; 1e-6 absolute); returns the largest
+    absolute difference."""
+    assert sorted(got) == sorted(want) and want
+    for name, value in want.items():
+        assert got[name].shape == value.shape, name
+        np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    return max(float(np.max(np.abs(got[n] - want[n]))) for n in want)
+
+
 def _losses(model_dir: Path, tag: str = "loss") -> dict[int, float]:
     import tensorflow as tf
 
@@ -126,3 +154,11 @@ def test_two_processes_match_one_through_checkpoint_restore(tmp_path: Path) -> N
                                rtol=1e-5)
     assert len(set(want.values())) == 4  # a different batch (and parameters) every step
     print("per-step loss single:", want, "multi:", got)
+
+    for step in (2, 4):  # written by two processes; then after the restore
+        diff = _assert_same_params(_params(multi / f"checkpoint_{step}"),
+                                   _params(single / f"checkpoint_{step}"))
+        print(f"checkpoint_{step}: largest parameter difference {diff:.3g}")
+    moved = [n for n, v in _params(single / "checkpoint_2").items()
+             if not np.array_equal(v, _params(single / "checkpoint_4")[n])]
+    assert moved  # steps 3-4 changed the parameters: the comparison is not of two inits
