@@ -6,7 +6,8 @@ Example::
 
 Writes ``report/report.md`` (Tables 1–3) and ``fig2_curves.png``, ``fig3_matching.png``,
 ``fig4_formats.png`` (see :mod:`t5spec.report`). A run without any evaluation results is an
-error; a benchmark a run never evaluated prints ``not run``.
+error; a benchmark a run never evaluated prints ``not run``. ``--from_results R.json [...]``
+regenerates ``OUTPUT/results.md`` from results files instead (:mod:`t5spec.report_results`).
 """
 
 from __future__ import annotations
