@@ -21,7 +21,10 @@ INSTALL_REQUIRES = [
     "orbax-checkpoint",
     "gin-config",
     "clu",
-    "tensorflow-cpu",
+    # TensorFlow (SeqIO's data pipeline): `tensorflow`, the distribution tensorflow-text (via
+    # seqio) requires. t5x's wheel also requires `tensorflow-cpu`; both unpack into the same
+    # `tensorflow/` folder, so constraints.txt pins both to one version (see the note there).
+    "tensorflow",
     "absl-py",
     "numpy",
     # Tokenizers, teacher client, alignment, checkpoints, serving, report.
@@ -47,6 +50,11 @@ EXTRAS = {
         "aiohttp",
         "torch",  # pinned to the CPU build 2.13.0 in constraints.txt
         "transformers",
+    ],
+    # The TPU compiler, for `t5spec plan --compile` on any machine (version as jax's own
+    # `tpu` extra pins it, constraints.txt). Harmless on CPU: tests run with JAX_PLATFORMS=cpu.
+    "tpu": [
+        "libtpu",
     ],
     # The real offline teacher the teacher-client tests talk to (builds from source once).
     "teacher-test": [

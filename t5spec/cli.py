@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if argv and argv[0] in ("-h", "--help") else EXIT_BAD_INPUT
     name, rest = argv[0], argv[1:]
+    from t5spec.launch.aot import skip_tpu_probe_without_tpu
+
+    skip_tpu_probe_without_tpu()  # libtpu installed, no TPU here: no probe, no libtpu errors
     try:
         module = importlib.import_module(COMMANDS[name][0])
     except ModuleNotFoundError as e:
@@ -59,8 +62,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except InputError as e:
-        print(f"t5spec {name}: error: {e}", file=sys.stderr)
+        print(f"t5spec {name}: error: {_describe(e, parser)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _describe(error: InputError, parser: argparse.ArgumentParser) -> str:
+    """One line for an InputError: ``file:line: field 'x': reason``, or, when no file is
+    involved (a flag's value is wrong), ``--flag: reason`` instead of a placeholder file."""
+    if error.path is not None or error.where is not None:
+        return str(error)
+    flag = _flag_for(error.field, parser)
+    if flag is not None:
+        return f"{flag}: {error.reason}"
+    return f"field {error.field!r}: {error.reason}" if error.field else error.reason
+
+
+def _flag_for(field: str | None, parser: argparse.ArgumentParser) -> str | None:
+    """The option string (``--redo``) whose destination or name is ``field``, if any."""
+    if not field:
+        return None
+    wanted = field.lstrip("-")
+    for action in parser._actions:  # argparse keeps no public list of its actions
+        if isinstance(action, argparse._SubParsersAction):  # `t5spec teacher sample --x`
+            found = (_flag_for(field, p) for p in action.choices.values())
+            if (flag := next((f for f in found if f), None)) is not None:
+                return flag
+            continue
+        names = [o.lstrip("-") for o in action.option_strings]
+        if action.dest == wanted or wanted in names:
+            if action.option_strings:
+                return action.option_strings[-1]
+            return action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+    return None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ TPU and, on CPU or when ``mesh_shape`` is given, lays the devices out as
 ``(data, model) = mesh_shape`` (default ``(n / num_partitions, num_partitions)``). Logical axis
 rules are T5X's ``standard_logical_axis_rules`` unless overridden.
 
+The devices are ``jax.devices()`` unless the caller hands others over with
+:meth:`MeshPartitioner.with_devices` — ``t5spec plan --compile`` gives it the devices of a TPU
+slice that is not attached (``jax.experimental.topologies``) and lays them out with
+``mesh_utils.create_device_mesh``, which follows the slice's physical torus.
+
 Gin::
 
     from t5spec import partitioning as spec_partitioning
@@ -17,8 +22,13 @@ Gin::
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+from typing import Any
+
 import jax
 import numpy as np
+from jax.experimental import mesh_utils
 from jax.sharding import Mesh
 from t5x import partitioning
 
@@ -45,9 +55,25 @@ class MeshPartitioner(partitioning.PjitPartitioner):
     def __init__(self, *args, mesh_shape: tuple[int, int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._mesh_shape = None if mesh_shape is None else tuple(int(x) for x in mesh_shape)
+        self._devices: tuple[Any, ...] | None = None
+
+    def with_devices(self, devices: Sequence[Any]) -> MeshPartitioner:
+        """A copy that lays out ``devices`` (e.g. an unattached TPU slice's) on its mesh.
+
+        ``mesh_shape`` or ``(n / num_partitions, num_partitions)`` gives the layout; TPU
+        devices are placed by ``mesh_utils.create_device_mesh`` (model groups on
+        neighbouring chips), others in order.
+        """
+        if "mesh" in self.__dict__:
+            raise ValueError("with_devices() after the mesh was built")
+        other = copy.copy(self)
+        other._devices = tuple(devices)
+        return other
 
     @partitioning.cached_property
     def mesh(self) -> Mesh:
+        if self._devices is not None:
+            return self._mesh_of_given_devices(list(self._devices))
         devices = jax.devices(self._backend)
         if self._mesh_shape is not None:
             return explicit_mesh(*self._mesh_shape, devices)
@@ -57,3 +83,17 @@ class MeshPartitioner(partitioning.PjitPartitioner):
                 raise ValueError(f"num_partitions={model} does not divide {len(devices)} devices")
             return explicit_mesh(len(devices) // model, model, devices)
         return super().mesh
+
+    def _mesh_of_given_devices(self, devices: list[Any]) -> Mesh:
+        data, model = self._mesh_shape or (0, self._num_partitions or 1)
+        if not data:
+            if len(devices) % model:
+                raise ValueError(f"num_partitions={model} does not divide {len(devices)} devices")
+            data = len(devices) // model
+        if data * model != len(devices):
+            raise ValueError(f"mesh_shape ({data}, {model}) needs {data * model} devices, "
+                             f"have {len(devices)}")
+        if devices[0].platform != "tpu":
+            return explicit_mesh(data, model, devices)
+        grid = mesh_utils.create_device_mesh((data, model), devices)
+        return Mesh(grid, ("data", "model"))

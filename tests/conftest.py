@@ -17,6 +17,9 @@ os.environ["T5SPEC_DATA_DIR"] = str(SHARED_DATA)
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken" / "cache"))
 # TensorFlow (imported by SeqIO) must never grab an accelerator in tests.
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# Nor JAX: with the `tpu` extra (libtpu) installed, an unset JAX_PLATFORMS makes every JAX
+# start-up probe for TPU hardware (~0.5 s and libtpu errors on stderr); tests run on the CPU.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

@@ -22,7 +22,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,7 @@ class ResolvedConfig:
         return self.train_kwargs["train_dataset_cfg"]
 
     num_microbatches: int = 1
+    built: Any = None
 
 
 def resolve(
@@ -124,6 +125,7 @@ def resolve(
     overrides: Sequence[str] = (),
     *,
     search_paths: Sequence[str] = (),
+    within: Callable[[dict[str, Any]], Any] | None = None,
 ) -> ResolvedConfig:
     """Parses ``gin_files`` + ``overrides`` like ``t5x.train`` and builds ``train()``'s args.
 
@@ -131,6 +133,8 @@ def resolve(
       gin_files: gin files (relative to the repo or T5X's package dir, or absolute).
       overrides: ``--gin.NAME=VALUE`` or ``NAME=VALUE`` strings, applied last.
       search_paths: extra directories searched first.
+      within: called with ``train()``'s kwargs while the config is still live (objects such
+        as ``trainer_cls`` get their bindings only when called); its result is ``built``.
 
     Raises:
       InputError: a missing file, an unknown configurable or parameter, an unset
@@ -155,12 +159,13 @@ def resolve(
                 train_kwargs = gin.get_configurable(stand_in)()
                 operative = gin.operative_config_str()
                 micro = _query(gin, "trainer.Trainer.num_microbatches")
+                built = within(train_kwargs) if within is not None else None
             except (ValueError, KeyError, AttributeError, TypeError, ImportError,
                     OSError, NameError) as e:
                 raise InputError(where, _one_line(e), field="gin") from e
     finally:
         gin.clear_config(clear_constants=True)
-    return ResolvedConfig(files, bindings, train_kwargs, operative, int(micro or 1))
+    return ResolvedConfig(files, bindings, train_kwargs, operative, int(micro or 1), built)
 
 
 def _query(gin: Any, selector: str) -> Any:

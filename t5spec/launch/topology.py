@@ -5,17 +5,21 @@ A topology name is what the scheduler calls the slice: Cloud TPU accelerator typ
 TensorCores, two per chip) or a GPU count (``h100-16`` = 16 H100 80 GB GPUs). One JAX device
 is one chip on v4/v5e/v5p/v6e (megacore) and one GPU on GPUs.
 
-Peak numbers are vendor dense bf16 figures; HBM is per chip / per GPU.
+Peak numbers are vendor dense bf16 figures; HBM is per chip / per GPU (:data:`PEAK_SOURCE`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 
 from t5spec.errors import InputError
 
 GIB = 1024**3
+PEAK_SOURCE = ("dense bf16 peak per chip from the Cloud TPU system-architecture pages "
+               "(cloud.google.com/tpu/docs/v4, /v5e, /v5p, /v6e: 275, 197, 459, 918 TFLOP/s) "
+               "and NVIDIA's data sheets")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,3 +129,30 @@ def parse_topology(name: str) -> Topology:
     if family.name in ("v5litepod", "v6e") and size <= 8:
         hosts = 1  # the single-host shapes (1, 4, 8 chips) sit on one VM
     return Topology(f"{family.name}-{size}", family, devices, hosts)
+
+
+def tpu_topology_name(topology: Topology) -> str:
+    """The chip grid of a TPU slice as ``jax.experimental.topologies`` names it.
+
+    ``v4-32`` (16 chips) → ``"v4:2x2x4"``, ``v5litepod-16`` → ``"v5e:4x4"``; 3-D tori (v4,
+    v5p) grow from 2x2x1 by doubling the shortest axis, 2-D grids (v5e, v6e) from 1x1.
+
+    Raises:
+      InputError: not a TPU topology.
+    """
+    family = topology.family
+    if family.platform != "tpu":
+        raise InputError(None, f"{topology.name} is not a TPU slice; --compile needs one of "
+                         f"{', '.join(f.name for f in FAMILIES.values() if f.platform == 'tpu')}",
+                         field="topology")
+    dims = [2, 2, 1] if family.name in ("v4", "v5p") else [1, 1]
+    chips = topology.devices
+    while math.prod(dims) < chips:
+        shortest = min(dims)
+        i = max(j for j, d in enumerate(dims) if d == shortest)
+        dims[i] *= 2
+    if math.prod(dims) != chips:
+        raise InputError(None, f"{topology.name}: no TPU grid of {chips} chips", field="topology")
+    short = {"v5litepod": "v5e"}.get(family.name, family.name)
+    return f"{short}:{'x'.join(map(str, dims))}"
+
