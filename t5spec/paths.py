@@ -45,3 +45,14 @@ def t5_vocab_path(explicit: str | os.PathLike | None = None) -> Path:
 def tiktoken_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The offline tiktoken cache (``tiktoken/cache``), usable as ``TIKTOKEN_CACHE_DIR``."""
     return data_file("tiktoken/cache", explicit)
+
+
+def absolute_local(path: str | os.PathLike) -> str:
+    """``path`` made absolute (``~`` expanded) unless it is a URL such as ``gs://bucket/x``.
+
+    Checkpoint paths go through this where they enter a command: Orbax reads no metadata
+    from a relative path, and ``t5x.eval`` subprocesses need paths that do not depend on
+    the working directory.
+    """
+    text = os.fspath(path)
+    return text if "://" in text else str(Path(text).expanduser().resolve())

@@ -25,6 +25,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,9 @@ def t5_config_from_hf(hf: Mapping[str, Any], path: str | os.PathLike) -> Any:
     """``network.T5Config`` (float32 activations) for a transformers T5 ``config.json`` dict."""
     from t5x.examples.t5 import network
 
+    if not isinstance(hf, Mapping):
+        kind = "list" if isinstance(hf, list) else type(hf).__name__
+        raise InputError(path, f"expected a JSON object, got a JSON {kind}")
     if hf.get("model_type", "t5") != "t5" or not hf.get("is_encoder_decoder", True):
         raise InputError(path, "not an encoder-decoder T5 config", field="model_type")
     for key, value in T5X_FIXED.items():
@@ -72,30 +78,53 @@ def t5_config_from_hf(hf: Mapping[str, Any], path: str | os.PathLike) -> Any:
             raise InputError(
                 path, f"architecture mismatch: {key}={hf[key]}, T5X's network fixes {value}",
                 field=key)
-    if not np.isclose(hf.get("layer_norm_epsilon", LAYER_NORM_EPSILON), LAYER_NORM_EPSILON):
-        raise InputError(path, "architecture mismatch: T5X's LayerNorm uses epsilon 1e-6",
-                         field="layer_norm_epsilon")
+    eps = hf.get("layer_norm_epsilon", LAYER_NORM_EPSILON)
+    if (isinstance(eps, bool) or not isinstance(eps, (int, float))
+            or not np.isclose(eps, LAYER_NORM_EPSILON)):
+        raise InputError(path, f"architecture mismatch: layer_norm_epsilon {json.dumps(eps)}, "
+                         "T5X's LayerNorm uses epsilon 1e-6", field="layer_norm_epsilon")
     proj = hf.get("feed_forward_proj", "relu")
-    if proj not in ACTIVATIONS:
+    if not isinstance(proj, str) or proj not in ACTIVATIONS:
         raise InputError(path, f"unsupported feed_forward_proj {proj!r}; T5X equivalents exist "
                          f"for {', '.join(ACTIVATIONS)}", field="feed_forward_proj")
-    try:
-        num_layers = int(hf["num_layers"])
-        return network.T5Config(
-            vocab_size=int(hf["vocab_size"]),
-            dtype="float32",
-            emb_dim=int(hf["d_model"]),
-            num_heads=int(hf["num_heads"]),
-            num_encoder_layers=num_layers,
-            num_decoder_layers=int(hf.get("num_decoder_layers") or num_layers),
-            head_dim=int(hf["d_kv"]),
-            mlp_dim=int(hf["d_ff"]),
-            mlp_activations=ACTIVATIONS[proj],
-            dropout_rate=float(hf.get("dropout_rate", 0.1)),
-            logits_via_embedding=_scales_decoder_output(hf),
-        )
-    except KeyError as e:
-        raise InputError(path, "missing key in config.json", field=e.args[0]) from e
+    sizes = {key: _positive_int(hf, key, path) for key in SIZE_KEYS}
+    decoder_layers = hf.get("num_decoder_layers")
+    if decoder_layers is not None:
+        sizes["num_decoder_layers"] = _positive_int(hf, "num_decoder_layers", path)
+    dropout = hf.get("dropout_rate", 0.1)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise InputError(path, f"expected a number in [0, 1), got {json.dumps(dropout)}",
+                         field="dropout_rate")
+    return network.T5Config(
+        vocab_size=sizes["vocab_size"],
+        dtype="float32",
+        emb_dim=sizes["d_model"],
+        num_heads=sizes["num_heads"],
+        num_encoder_layers=sizes["num_layers"],
+        num_decoder_layers=sizes.get("num_decoder_layers", sizes["num_layers"]),
+        head_dim=sizes["d_kv"],
+        mlp_dim=sizes["d_ff"],
+        mlp_activations=ACTIVATIONS[proj],
+        dropout_rate=float(dropout),
+        logits_via_embedding=_scales_decoder_output(hf),
+    )
+
+
+SIZE_KEYS = ("vocab_size", "d_model", "num_heads", "num_layers", "d_kv", "d_ff")
+
+
+def _positive_int(hf: Mapping[str, Any], key: str, path: Any) -> int:
+    """``hf[key]`` when it is a JSON integer >= 1; InputError naming the key otherwise."""
+    if key not in hf:
+        raise InputError(path, "missing (a T5 config.json gives every size)", field=key)
+    value = hf[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(path, f"expected an integer, got {json.dumps(value)[:40]}", field=key)
+    if value < 1:
+        raise InputError(path, f"expected an integer >= 1, got {value}", field=key)
+    return value
+
+
 
 
 def _scales_decoder_output(hf: Mapping[str, Any]) -> bool:
@@ -270,15 +299,60 @@ def _weight_files(d: Path) -> list[Path]:
     raise InputError(d, f"no {HF_WEIGHTS} or {HF_INDEX}{extra}")
 
 
+def existing_hf_files(directory: str | os.PathLike) -> list[Path]:
+    """The transformers model files (config, weights, index) already in ``directory``."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    names = {HF_CONFIG, HF_WEIGHTS, HF_INDEX}
+    return sorted(p for p in d.iterdir()
+                  if p.name in names or re.fullmatch(r"model-\d+-of-\d+\.safetensors", p.name))
+
+
+def check_writable(directory: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """``directory`` (absolute); InputError if it is a file, or already holds a model and
+    ``overwrite`` is not set."""
+    d = Path(os.fspath(directory)).expanduser().resolve()
+    if d.exists() and not d.is_dir():
+        raise InputError(d, "is a file, not a directory", field="OUT_DIR")
+    existing = existing_hf_files(d)
+    if existing and not overwrite:
+        raise InputError(d, f"already holds a model ({', '.join(p.name for p in existing)}); "
+                         "pass --overwrite to replace it", field="OUT_DIR")
+    return d
+
+
 def write_hf_dir(
     directory: str | os.PathLike, config: Any, tensors: Mapping[str, np.ndarray],
-    *, max_shard_bytes: int = 5 << 30,
+    *, max_shard_bytes: int = 5 << 30, overwrite: bool = False,
 ) -> Path:
-    """Writes ``config.json`` and safetensors weights (sharded with an index above the limit)."""
+    """Writes ``config.json`` and safetensors weights (sharded with an index above the limit).
+
+    Everything is written into a staging folder first; only then are the old model files
+    (with ``overwrite``; otherwise their presence is an InputError) replaced, so a failed
+    write leaves the old model whole and no mix of old and new shards remains.
+    """
+    d = check_writable(directory, overwrite=overwrite)
+    d.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=d))
+    try:
+        _write_model_files(staging, config, tensors, max_shard_bytes)
+        old = staging.with_name(staging.name + ".old")
+        old.mkdir()
+        for path in existing_hf_files(d):
+            path.rename(old / path.name)
+        for path in sorted(staging.iterdir()):
+            path.rename(d / path.name)
+        shutil.rmtree(old)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return d
+
+
+def _write_model_files(d: Path, config: Any, tensors: Mapping[str, np.ndarray],
+                       max_shard_bytes: int) -> None:
     from safetensors.numpy import save_file
 
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
     shards = list(_shards(tensors, max_shard_bytes))
     if len(shards) == 1:
         save_file(shards[0], d / HF_WEIGHTS, metadata={"format": "pt"})
@@ -292,7 +366,6 @@ def write_hf_dir(
         index = {"metadata": {"total_size": total}, "weight_map": names}
         (d / HF_INDEX).write_text(json.dumps(index, indent=2) + "\n")
     (d / HF_CONFIG).write_text(json.dumps(hf_config(config), indent=2) + "\n")
-    return d
 
 
 def _shards(tensors: Mapping[str, np.ndarray], limit: int) -> Iterator[dict]:

@@ -11,12 +11,15 @@ optimizer state as T5X documents: ``utils.RestoreCheckpointConfig.assignment_map
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from t5spec.errors import InputError
+from t5spec.paths import absolute_local
 
 
 def default_optimizer() -> Any:
@@ -29,11 +32,54 @@ def default_optimizer() -> Any:
     )
 
 
+def check_writable(out_dir: str | os.PathLike, step: int = 0, *, overwrite: bool = False) -> Path:
+    """``out_dir/checkpoint_<step>`` as an absolute path; InputError if it exists and
+    ``overwrite`` is not set (T5X's Checkpointer would silently keep the old one)."""
+    target = Path(os.fspath(out_dir)).expanduser().resolve() / f"checkpoint_{step}"
+    if target.exists() and not overwrite:
+        raise InputError(target, "already exists (pass --overwrite to replace it)",
+                         field="OUT_DIR")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise InputError(target.parent, "is a file, not a directory", field="OUT_DIR")
+    return target
+
+
 def write_t5x_checkpoint(
     params: dict, config: Any, out_dir: str | os.PathLike, *,
-    optimizer_def: Any = None, step: int = 0,
+    optimizer_def: Any = None, step: int = 0, overwrite: bool = False,
 ) -> Path:
-    """Writes ``out_dir/checkpoint_<step>`` (float32) and returns that directory."""
+    """Writes ``out_dir/checkpoint_<step>`` (float32) and returns that directory (absolute).
+
+    The checkpoint is written beside the target first and moved into place when complete; an
+    existing ``checkpoint_<step>`` is an InputError unless ``overwrite``, then replaced whole.
+    """
+    target = check_writable(out_dir, step, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        written = _save_state(params, config, staging, optimizer_def, step)
+        if not (written / "checkpoint").is_file() and not (written / "state").is_dir():
+            raise RuntimeError(f"T5X's Checkpointer wrote no checkpoint into {written}")
+        replace_path(written, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def replace_path(new: Path, target: Path) -> None:
+    """Moves ``new`` to ``target`` (same filesystem); an old ``target`` is removed only once
+    the new one is in place."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def _save_state(params: dict, config: Any, out_dir: Path, optimizer_def: Any, step: int) -> Path:
+    """T5X's Checkpointer writing a fresh train state into ``out_dir/checkpoint_<step>``."""
     from t5spec.models.presets import hide_tf_from_accelerators
 
     hide_tf_from_accelerators()
@@ -56,17 +102,23 @@ def write_t5x_checkpoint(
         state, partitioning.PjitPartitioner(num_partitions=1), os.fspath(out_dir),
         save_dtype=np.float32)
     checkpointer.save(state)
-    return Path(out_dir) / f"checkpoint_{step}"
+    return out_dir / f"checkpoint_{step}"
 
 
 def read_t5x_params(path: str | os.PathLike) -> dict:
-    """The parameter tree (numpy float32) of a T5X checkpoint directory or its parent."""
+    """The parameter tree (numpy float32) of a T5X checkpoint directory or its parent.
+
+    A relative ``path`` is resolved first (Orbax reads no metadata from relative paths).
+    """
     from t5spec.models.presets import hide_tf_from_accelerators
 
     hide_tf_from_accelerators()
     from t5x import checkpoints
 
-    state = Path(os.fspath(path)) / "state"
+    path = absolute_local(path)
+    if "://" not in path and not Path(path).is_dir():
+        raise InputError(path, "checkpoint directory does not exist", field="checkpoint")
+    state = Path(path) / "state"
     try:
         if state.is_dir():  # the Orbax layout `python -m t5x.train` writes (checkpoint_N/state)
             contents = _read_orbax_state(state)
