@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from t5spec import report_stats
+from t5spec.errors import InputError
 from t5spec.evaluate import diversity, results, runinfo, select
 from t5spec.evaluate.benchmarks import BBH_MODES, DEFAULT_MATH_MODE, MATH_BENCHMARKS
 from t5spec.evaluate.results import Table, mean_of
@@ -376,11 +377,20 @@ def build_report(run_dirs: Sequence[str | os.PathLike], output: str | os.PathLik
     matplotlib.use("Agg")
     runs = [load_run_data(d) for d in run_dirs]
     out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "is a file, not a directory", field="output")
+    text = _report_text(runs)  # reads every input file first: bad input writes nothing
     out.mkdir(parents=True, exist_ok=True)
     figure2(runs, out / FIGURES[0])
     figure3(runs, out / FIGURES[1])
     figure4(runs, out / FIGURES[2])
-    text = "\n\n".join(
+    path = out / "report.md"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def _report_text(runs: list[RunData]) -> str:
+    return "\n\n".join(
         [
             "# t5spec report",
             "Accuracy in %. `not run`: no evaluation produced that number. Math columns use "
@@ -401,6 +411,3 @@ def build_report(run_dirs: Sequence[str | os.PathLike], output: str | os.PathLik
             f"## Figure 4\n\n![formats]({FIGURES[2]})",
         ]
     )
-    path = out / "report.md"
-    path.write_text(text + "\n", encoding="utf-8")
-    return path

@@ -89,7 +89,7 @@ def load(paths: Sequence[str | os.PathLike]) -> dict:
     for path in paths:
         try:
             part = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: bad JSON or not UTF-8
             raise InputError(path, f"cannot read results: {e}") from None
         _validate(part, path)
         if doc is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from t5spec.errors import InputError
 from t5spec.evaluate import command
+from t5spec.paths import absolute_local
 
 _STEP_DIR = re.compile(r"checkpoint_(\d+)")
 
@@ -93,6 +94,7 @@ def print_summary(inference_dir: Path, split_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from t5spec.evaluate import benchmarks, runinfo
 
+    args.checkpoint = absolute_local(args.checkpoint)  # relative paths break Orbax / t5x.eval
     gin_path = command.model_gin(args.model)
     if args.output:
         output = Path(args.output)
@@ -102,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         ckpt_name = Path(args.checkpoint.rstrip("/")).name
         output = run_dir / "eval" / f"{benchmarks.SEQIO_SPLITS[args.split]}_{ckpt_name}"
     req = request_from_args(args, args.checkpoint, str(output), gin_path, args.vocab)
+    command.check_checkpoint(args.checkpoint)  # also with --print_only: no command for nothing
     if args.print_only:
         print(command.shell_command(req))
         return 0
-    command.check_checkpoint(args.checkpoint)
     if run_dir is not None and baseline:
         runinfo.write_run_info(
             run_dir,

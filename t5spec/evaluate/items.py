@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from t5spec.errors import InputError
-from t5spec.evaluate.results import PREDICTIONS_DIR
+from t5spec.evaluate.results import PREDICTIONS_DIR, read_lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +47,7 @@ def read_file(path: str | os.PathLike) -> dict[str, dict[str, tuple[bool, str | 
     naming the file, line and field on a malformed line."""
     path = Path(path)
     out: dict[str, dict[str, tuple[bool, str | None]]] = {}
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for i, line in read_lines(path):
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
@@ -57,6 +55,9 @@ def read_file(path: str | os.PathLike) -> dict[str, dict[str, tuple[bool, str | 
         for name in ("id", "benchmark", "mode", "correct"):
             if not isinstance(rec, dict) or name not in rec:
                 raise InputError(path, "missing", where=f"line {i}", field=name)
+        if not isinstance(rec["correct"], bool):  # "no" would count as correct
+            raise InputError(path, f"expected true/false, got {json.dumps(rec['correct'])[:40]}",
+                             where=f"line {i}", field="correct")
         task = rec.get("bbh_task") or None
         key = f"{task}:{rec['id']}" if task else str(rec["id"])
         out.setdefault(f"{rec['benchmark']}/{rec['mode']}", {})[key] = (bool(rec["correct"]),

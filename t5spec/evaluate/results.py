@@ -52,33 +52,51 @@ def _record(obj: object, path: Path, line: int) -> Record:
         if not isinstance(obj.get(name), kind) or isinstance(obj.get(name), bool):
             raise InputError(path, f"missing or not {kind.__name__}", where=where, field=name)
     accuracy = obj["metrics"].get("accuracy")
-    if not isinstance(accuracy, (int, float)) or not 0.0 <= accuracy <= 1.0:
+    if (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float))
+            or not 0.0 <= accuracy <= 1.0):
         raise InputError(
             path, f"accuracy {accuracy!r} not in [0, 1]", where=where, field="metrics.accuracy"
         )
+    count = obj.get("num_examples", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError(path, f"expected a count (integer >= 0), got {json.dumps(count)[:40]}",
+                         where=where, field="num_examples")
     return Record(
         step=obj["step"],
         column=obj["column"],
         split=obj["split"],
         accuracy=float(accuracy),
-        num_examples=int(obj.get("num_examples", 0)),
+        num_examples=count,
         path=str(path),
     )
+
+
+def read_lines(path: Path) -> list[tuple[int, str]]:
+    """``(line number, text)`` of a UTF-8 text file's non-blank lines; InputError naming the
+    file and line of bytes that are not UTF-8."""
+    out = []
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(path, f"not UTF-8 text (byte {raw[e.start]:#04x} at column "
+                                 f"{e.start + 1})", where=f"line {line_no}") from None
+            if line.strip():
+                out.append((line_no, line))
+    return out
 
 
 def read_results(path: str | os.PathLike) -> list[Record]:
     """The records of one results file; InputError (file, line, field) on a malformed line."""
     path = Path(path)
     records = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(path, f"not JSON: {e.msg}", where=f"line {line_no}") from None
-            records.append(_record(obj, path, line_no))
+    for line_no, line in read_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(path, f"not JSON: {e.msg}", where=f"line {line_no}") from None
+        records.append(_record(obj, path, line_no))
     return records
 
 

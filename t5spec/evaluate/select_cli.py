@@ -120,8 +120,9 @@ def _chosen_steps(args: argparse.Namespace, run_dir: Path, info: Any) -> list[in
 def run(args: argparse.Namespace) -> int:
     from t5spec.evaluate import benchmarks, runinfo
     from t5spec.evaluate.cli import print_summary, request_from_args
+    from t5spec.paths import absolute_local
 
-    run_dir = Path(args.run)
+    run_dir = Path(absolute_local(args.run))
     info = runinfo.read_run_info(run_dir)
     steps = _chosen_steps(args, run_dir, info)
     model = args.model or info.model
