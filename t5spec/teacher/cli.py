@@ -23,6 +23,8 @@ from typing import Any
 
 from t5spec.errors import EXIT_BAD_INPUT, InputError
 
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -37,8 +39,9 @@ def _sample_arguments(p: argparse.ArgumentParser) -> None:
     teacher.add_argument("--base_url", required=True, help="e.g. http://127.0.0.1:8000/v1")
     teacher.add_argument("--model", required=True)
     teacher.add_argument("--endpoint", choices=("completions", "chat"), default="completions")
-    teacher.add_argument("--api_key_env", default="OPENAI_API_KEY",
-                         help="name of the environment variable holding the key")
+    teacher.add_argument("--api_key_env", default=None, metavar="NAME",
+                         help=f"environment variable holding the key (default {DEFAULT_KEY_ENV}; "
+                         "a variable named here must be set)")
     teacher.add_argument("--api_key_file", help="file whose first line is the key")
     data = p.add_argument_group("questions")
     data.add_argument("--dataset", default="gsm8k")
@@ -229,7 +232,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _api_key(args: argparse.Namespace) -> str:
-    """The key from --api_key_file (first line) or $<api_key_env>; "" when neither is set."""
+    """The key from --api_key_file (first line) or $<api_key_env>; InputError when an
+    explicitly named variable is unset; "" (said on stderr) when the default one is."""
     if args.api_key_file:
         try:
             with open(args.api_key_file, encoding="utf-8") as f:
@@ -240,7 +244,16 @@ def _api_key(args: argparse.Namespace) -> str:
         if not key:
             raise InputError(args.api_key_file, "empty key file", field="api_key_file")
         return key
-    return os.environ.get(args.api_key_env, "")
+    name = args.api_key_env or DEFAULT_KEY_ENV
+    key = os.environ.get(name, "").strip()
+    if key:
+        return key
+    if args.api_key_env:  # named on purpose: unset is a mistake, said before any request
+        raise InputError(None, f"environment variable ${name} is not set (or empty)",
+                         field="api_key_env")
+    print(f"t5spec teacher: ${name} is not set: requests carry no API key (fine for a local "
+          "server; otherwise set it, or pass --api_key_env / --api_key_file)", file=sys.stderr)
+    return ""
 
 
 def _questions(args: argparse.Namespace) -> list:

@@ -213,7 +213,8 @@ class TeacherClient:
         if e.status_code in (401, 403):
             return (
                 f"authentication failed ({e.status_code}) at {cfg.base_url}: {msg}; "
-                "check the API key (--api_key_env / --api_key_file)"
+                + ("no API key was sent" if not cfg.api_key else "check the API key")
+                + " (--api_key_env / --api_key_file)"
             )
         if e.status_code == 404:
             return (

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from typing import Any
 
 TopK = list[tuple[str, float]]
@@ -87,6 +88,53 @@ class TeacherSample:
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TeacherSample))
+
+# field -> (allowed JSON types, may be null, required). bool is never an int here.
+FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool, bool]] = {
+    "question_id": ((str,), False, True),
+    "sample_index": ((int,), False, True),
+    "prompt_id": ((str,), False, False),
+    "question": ((str,), False, False),
+    "gold": ((str,), False, False),
+    "text": ((str,), False, False),
+    "tokens": ((list,), False, False),
+    "top_logprobs": ((list,), False, False),
+    "token_logprobs": ((list,), False, False),
+    "finish_reason": ((str,), True, False),
+    "answer": ((str,), True, False),
+    "correct": ((bool,), False, False),
+    "model": ((str,), False, False),
+    "usage": ((dict,), False, False),
+    "valid": ((bool,), False, False),
+    "invalid_reason": ((str,), True, False),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true/false", list: "a list",
+               dict: "an object"}
+
+
+def record_type_error(record: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, what is wrong)`` for the first field of a decoded record whose JSON type is
+    not the contract's (a ``"false"`` would read as true, ``"0"`` as another index), else None.
+    Checks the fields and the shape of ``top_logprobs`` entries, not the token/text join."""
+    for field, (types, nullable, required) in FIELD_TYPES.items():
+        if field not in record:
+            if required:
+                return field, "missing"
+            continue
+        value = record[field]
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if (value is None and nullable) or (isinstance(value, types) and not wrong_bool):
+            continue
+        want = " or ".join(_TYPE_NAMES[t] for t in types)
+        return field, f"expected {want}, got {json.dumps(value)[:60]}"
+    for i, alts in enumerate(record.get("top_logprobs", ())):
+        entries = alts if isinstance(alts, list) else [alts]
+        for entry in entries:
+            if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str)
+                    or isinstance(entry[1], bool) or not isinstance(entry[1], (int, float))):
+                return "top_logprobs", (f"token {i}: {json.dumps(entry)[:60]} is not "
+                                        "[string, logprob]")
+    return None
 
 
 def sample_key(question_id: str, sample_index: int) -> str:

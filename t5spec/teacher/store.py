@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from t5spec.errors import InputError
-from t5spec.teacher.record import TeacherSample
+from t5spec.teacher.record import TeacherSample, record_type_error
 
 FORMAT = "t5spec.teacher/1"
 MANIFEST = "manifest.json"
@@ -229,7 +229,13 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / MANIFEST
     if not path.exists():
         raise InputError(path, "not a teacher store (no manifest.json)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # also UnicodeDecodeError
+        raise InputError(path, f"unreadable manifest ({e})") from None
+    if not isinstance(manifest, dict):
+        raise InputError(path, "unreadable manifest (not a JSON object)")
+    return manifest
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -257,9 +263,14 @@ def scan_store(directory: str | os.PathLike, *, repair: bool = False) -> ScanRes
 
 
 def read_samples(directory: str | os.PathLike) -> Iterator[TeacherSample]:
-    """Yields every stored record. A torn last line (no newline) is not a record: skipped."""
+    """Yields every stored record. A torn last line (no newline) is not a record: skipped.
+    A field of the wrong JSON type is an InputError naming shard, line and field."""
     for path in shard_paths(directory):
-        for _, record in read_records(path):
+        for line_no, record in read_records(path):
+            problem = record_type_error(record)
+            if problem is not None:
+                raise InputError(path, problem[1], where=f"line {line_no} (sample "
+                                 f"{record['key']})", field=problem[0])
             yield TeacherSample.from_json(record)
 
 
