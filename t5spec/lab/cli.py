@@ -88,11 +88,13 @@ def run(args: argparse.Namespace) -> int:
     from t5spec.errors import InputError
     from t5spec.lab import config as lab_config
     from t5spec.lab import methods, pipeline, runner, stages
+    from t5spec.launch.ginsyntax import check_bindings
 
     gin_files = _gin_files(args)
     for f in gin_files:
         if not Path(f).is_file():
             raise InputError(f, "gin file not found", field="gin_file")
+    check_bindings(args.gin_param, flag="gin_param")
     methods_cfg = None
     bindings = [*args.gin_param, *_part_bindings(args)]
     try:
@@ -108,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         graph = pipeline.build_stages(cfg, paths)
     else:
         graph = methods.build_stages(cfg, methods_cfg, paths)
+    _check_redo(args.redo, graph)
     if args.print_only:
         for stage in graph:
             print(f"# {stage.name} (after {', '.join(stage.deps) or 'nothing'})")
@@ -138,6 +141,17 @@ def run(args: argparse.Namespace) -> int:
     if methods_cfg is None:  # the main claim, with its paired interval (issue 29)
         print("\n".join(pipeline.main_claim(cfg, paths)))
     return 0
+
+
+def _check_redo(redo: list[str], graph: list) -> None:
+    """``--redo`` must name stages of this experiment (a typo would silently redo nothing)."""
+    from t5spec.errors import InputError
+
+    names = [stage.name for stage in graph]
+    unknown = [r for r in redo if r not in names]
+    if unknown:
+        raise InputError(None, f"unknown stage(s) {', '.join(map(repr, unknown))}; "
+                         f"valid stages: {', '.join(names)}", field="redo")
 
 
 def _part_bindings(args: argparse.Namespace) -> list[str]:
