@@ -95,5 +95,9 @@ class MeshPartitioner(partitioning.PjitPartitioner):
                              f"have {len(devices)}")
         if devices[0].platform != "tpu":
             return explicit_mesh(data, model, devices)
-        grid = mesh_utils.create_device_mesh((data, model), devices)
+        try:
+            grid = mesh_utils.create_device_mesh((data, model), devices)
+        except NotImplementedError:  # e.g. model=8 on a 4x4x4 torus: split a physical axis,
+            grid = mesh_utils.create_device_mesh(  # as T5X's default_mesh does (4, 2, 1, 1)
+                (data, model), devices, allow_split_physical_axes=True)
         return Mesh(grid, ("data", "model"))

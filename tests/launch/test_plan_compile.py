@@ -184,3 +184,7 @@ def test_mesh_partitioner_lays_out_the_callers_devices():
         part.with_devices(devices)
     with pytest.raises(ValueError, match="does not divide"):
         _ = MeshPartitioner(num_partitions=3).with_devices(devices).mesh
+    # 8-way model parallel on a 4x4x4 torus (XXL on v4-128) splits a physical axis, as T5X.
+    pod = aot.tpu_devices(topology.parse_topology("v4-128"))
+    assert dict(MeshPartitioner(num_partitions=8).with_devices(pod).mesh.shape) == {
+        "data": 8, "model": 8}
