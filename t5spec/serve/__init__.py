@@ -10,14 +10,18 @@ Endpoints (127.0.0.1 unless ``--host`` says otherwise):
   most likely distinct strings, plus the sampled token when it is not among them — "up to
   logprobs+1", as OpenAI documents) and ``text_offset`` (character offsets counted from the
   start of the prompt). Log-probs are the model's own (temperature 1, unfiltered), natural
-  log. ``stream``, ``echo``, ``suffix`` and ``best_of`` are refused.
+  log. Scoring: ``echo: true, max_tokens: 0, logprobs: k`` with ``decoder_prompt`` (the text
+  to score; ``prompt`` stays the encoder input) echoes the decoder side with every token's
+  teacher-forced log-prob and top-k, the decoder start token first with ``null`` (see
+  :mod:`~t5spec.serve.api`). ``stream``, ``suffix`` and ``best_of`` are refused.
 * ``GET /v1/models`` and ``GET /health``.
 
 The package, one layer per module (each imports only those above it):
 
 * :mod:`~t5spec.serve.engine` — :class:`ServeConfig`, :class:`Row`, :class:`Engine` (tokenizer
-  + :class:`t5spec.models.decoding.Decoder`; one batch of rows to OpenAI choices; token
-  strings from :mod:`t5spec.tokenization`), :func:`load_engine`.
+  + :class:`t5spec.models.decoding.Decoder`; one batch of rows to OpenAI choices; echo rows
+  scored by :mod:`t5spec.models.scoring`; token strings from :mod:`t5spec.tokenization`),
+  :func:`load_engine`.
 * :mod:`~t5spec.serve.batcher` — :class:`Batcher`: rows of concurrent requests decoded
   together (shapes padded to powers of two so only a few programs compile).
 * :mod:`~t5spec.serve.api` — request validation, OpenAI-style errors (400 for invalid fields

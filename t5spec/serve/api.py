@@ -11,6 +11,22 @@ prompt) is drawn with seed ``seed + i``, exactly as the single choice of a reque
 prompt with ``n=1`` and seed ``seed + i`` — whatever else the server batches it with. A
 request without ``seed`` gets one from the server's own generator (seeded by ``--seed``), so
 repeated unseeded requests differ.
+
+Scoring (``echo``). OpenAI's legacy scoring request is ``echo: true, max_tokens: 0,
+logprobs: k``: the prompt comes back with every token's log-probability and top-k, the first
+token ``null`` (it has no context). A decoder-only model scores its prompt; this model reads the
+prompt with its encoder, which predicts nothing. So ``prompt`` stays the encoder input (as
+when generating) and the text to score goes in ``decoder_prompt`` (vLLM's name for an
+encoder-decoder model's decoder-side prompt; a string, or a list as long as ``prompt``'s).
+The choice echoes the decoder side: ``text`` is its tokens joined (SentencePiece may normalize
+the text: compare it with what you sent), ``logprobs`` lists the decoder start token (``""``,
+``null`` log-prob, ``null`` alternatives, offset 0) and then every token of
+``decoder_prompt`` with ``log p(token | prompt, tokens before it)`` and its top-``logprobs``
+alternatives, exactly the numbers a generation of that text reports; ``text_offset`` counts
+from the start of the decoder text. ``finish_reason`` is ``"length"``, ``completion_tokens``
+0. ``echo`` is refused without ``decoder_prompt`` or with ``max_tokens`` > 0 (echo and generate
+at once), ``decoder_prompt`` without ``echo``, ``max_tokens: 0`` without ``echo``, and a
+``decoder_prompt`` longer than the server's ``max_tokens`` tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +57,7 @@ class CompletionRequest(BaseModel):
 
     model: str
     prompt: str | list[str]
-    max_tokens: int = Field(16, ge=1)
+    max_tokens: int = Field(16, ge=0)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     n: int = Field(1, ge=1)
@@ -50,6 +66,7 @@ class CompletionRequest(BaseModel):
     seed: int | None = None
     stream: bool = False
     echo: bool = False
+    decoder_prompt: str | list[str] | None = None  # echo: the decoder-side text to score
     suffix: str | None = None
     best_of: int | None = None
 
@@ -71,8 +88,9 @@ def _unsupported(req: CompletionRequest, config: Any) -> tuple[str, str] | None:
     """(message, param) for a valid request this server will not honour, else None."""
     if req.stream:
         return "stream=true is not supported", "stream"
-    if req.echo:
-        return "echo=true is not supported", "echo"
+    refused = _echo_problem(req)
+    if refused:
+        return refused
     if req.suffix:
         return "suffix is not supported", "suffix"
     if req.best_of not in (None, req.n):
@@ -86,6 +104,24 @@ def _unsupported(req: CompletionRequest, config: Any) -> tuple[str, str] | None:
     if req.n * len(prompts) > config.max_batch:
         return (f"n * number of prompts = {req.n * len(prompts)} exceeds this server's "
                 f"max_batch {config.max_batch}"), "n"
+    return None
+
+
+def _echo_problem(req: CompletionRequest) -> tuple[str, str] | None:
+    """Why an echo/scoring request is malformed (see the module docstring), else None."""
+    if req.echo and req.decoder_prompt is None:
+        return ("echo=true scores the decoder side of this encoder-decoder model: send the "
+                "text to score as decoder_prompt (prompt is the encoder input)"), "decoder_prompt"
+    if req.echo and req.max_tokens != 0:
+        return "echo=true is supported for scoring only: set max_tokens to 0", "max_tokens"
+    if req.decoder_prompt is not None and not req.echo:
+        return "decoder_prompt is only read by scoring requests (echo=true, max_tokens=0)", \
+            "decoder_prompt"
+    if req.max_tokens == 0 and not req.echo:
+        return "max_tokens=0 generates nothing: it needs echo=true (scoring)", "max_tokens"
+    if isinstance(req.decoder_prompt, list) and (
+            not isinstance(req.prompt, list) or len(req.prompt) != len(req.decoder_prompt)):
+        return "a decoder_prompt list needs a prompt list of the same length", "decoder_prompt"
     return None
 
 
@@ -142,18 +178,26 @@ def add_routes(app: Any, engine: Engine, batcher: Batcher, config: ServeConfig) 
                 return error(400, f"prompt {i} has {len(ids)} tokens, more than this server's "
                              f"max_input_tokens {config.max_input_tokens}", param="prompt",
                              code="context_length_exceeded")
+        scored = _decoder_ids(req, engine, len(prompts))
+        for i, ids in enumerate(scored or ()):
+            if len(ids) > config.max_tokens:
+                return error(400, f"decoder_prompt {i} has {len(ids)} tokens, more than this "
+                             f"server's max_tokens {config.max_tokens}", param="decoder_prompt",
+                             code="context_length_exceeded")
         if len(batcher.pending) + req.n * len(prompts) > config.max_pending:
             return error(429, "too many queued requests; retry later",
                          kind="rate_limit_error")
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
         seed = req.seed if req.seed is not None else unseeded.getrandbits(63)
-        pairs = [(p, ids) for p, ids in zip(prompts, encoded, strict=True) for _ in range(req.n)]
-        rows = [Row(ids, len(p), req.max_tokens, req.temperature, req.top_p, req.logprobs,
-                    stop, seed=seed + i) for i, (p, ids) in enumerate(pairs)]
+        pairs = [(p, ids, dec) for p, ids, dec in zip(
+            prompts, encoded, scored or [None] * len(prompts), strict=True) for _ in range(req.n)]
+        rows = [Row(ids, 0 if dec is not None else len(p), req.max_tokens, req.temperature,
+                    req.top_p, req.logprobs, stop, seed=seed + i, decoder_ids=dec)
+                for i, (p, ids, dec) in enumerate(pairs)]
         results = await batcher.submit(rows)
         choices = [{"text": r["text"], "index": i, "logprobs": r["logprobs"],
                     "finish_reason": r["finish_reason"]} for i, r in enumerate(results)]
-        prompt_tokens = sum(len(ids) for ids in encoded)
+        prompt_tokens = sum(len(ids) for ids in encoded) + sum(map(len, scored or ()))
         completion_tokens = sum(r["n_ids"] for r in results)
         # Already plain JSON types: a JSONResponse skips FastAPI's jsonable_encoder walk
         # (over a millisecond per 32-token logprobs=5 response, on the event loop).
@@ -162,6 +206,15 @@ def add_routes(app: Any, engine: Engine, batcher: Batcher, config: ServeConfig) 
             "model": config.model_name, "choices": choices,
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}})
+
+
+def _decoder_ids(req: CompletionRequest, engine: Engine, prompts: int) -> list | None:
+    """The decoder-side ids to score per prompt (echo requests), else None."""
+    if req.decoder_prompt is None:
+        return None
+    texts = [req.decoder_prompt] * prompts if isinstance(req.decoder_prompt, str) \
+        else req.decoder_prompt
+    return [engine.encode_decoder(t) for t in texts]
 
 
 def create_app(engine: Engine, config: ServeConfig):

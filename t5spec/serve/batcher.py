@@ -2,7 +2,8 @@
 
 Requests wait for as many rows as were in flight last time, at most ``batch_wait_ms`` or
 half a decode (see :class:`Batcher`), then rows with the same temperature/top_p (``n`` rows
-per prompt) are decoded together, up to ``max_batch``, by :meth:`Engine.run
+per prompt; rows to score, from ``echo`` requests, apart from rows to generate) are decoded
+together, up to ``max_batch``, by :meth:`Engine.run
 <t5spec.serve.engine.Engine.run>`; more arrive while a batch runs. Each row draws from its
 own seed, so batching changes no row's output.
 """
@@ -45,9 +46,11 @@ class Batcher:
         return list(await asyncio.gather(*(r.future for r in rows)))
 
     def _take(self) -> list[Row]:
-        first = self.pending[0]
-        key = (first.temperature, first.top_p)
-        group = [r for r in self.pending if (r.temperature, r.top_p) == key]
+        def key(r: Row) -> tuple:
+            return r.temperature, r.top_p, r.decoder_ids is None  # scoring rows apart
+
+        first = key(self.pending[0])
+        group = [r for r in self.pending if key(r) == first]
         group = group[:self.config.max_batch]
         chosen = {id(r) for r in group}
         self.pending = [r for r in self.pending if id(r) not in chosen]

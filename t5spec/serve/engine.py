@@ -12,6 +12,12 @@ Alternatives that are a partial character read ``bytes:\\xNN``, as OpenAI writes
 Seeds: every row carries its own seed; its draws come from a key made of that seed alone
 (folded with the decode step inside the jitted sampler), so what a row generates does not
 depend on the other rows of its batch, the batch size or the row's position in it.
+
+Scoring: a row with ``decoder_ids`` (an ``echo`` request) generates nothing; :meth:`Engine.run`
+scores those ids teacher-forced (:func:`t5spec.models.scoring.score`) and echoes them, led by
+the decoder start token: ``""`` with a ``null`` log-prob and ``null`` alternatives (it is
+given, not predicted: OpenAI's "first token of the echoed prompt"). Offsets count from the
+start of the decoder text.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class Row:
     logprobs: int | None
     stop: tuple[str, ...]
     seed: int = 0
+    decoder_ids: list[int] | None = None  # ids to score teacher-forced (echo), not generate
     future: Any = None  # the asyncio.Future its request awaits (set by the batcher)
 
 
@@ -75,17 +82,31 @@ class Engine:
     def encode(self, prompt: str) -> list[int]:
         return [*self.sp.encode(prompt), self.eos_id]
 
-    def run(self, rows: list[Row], min_batch: int = 1) -> list[dict]:
-        """One choice per row; rows share temperature and top_p (the batcher groups them)."""
-        import numpy as np
+    def encode_decoder(self, text: str) -> list[int]:
+        """Decoder-side ids of a text to score (no EOS: generated samples carry none)."""
+        return list(self.sp.encode(text))
 
-        from t5spec.models.decoding import SamplingParams
+    def _encoder_batch(self, rows: list[Row], min_batch: int) -> Any:
+        import numpy as np
 
         batch = _bucket(len(rows), min_batch)
         tokens = np.zeros((batch, _bucket(max(len(r.ids) for r in rows), 16)), np.int32)
         for b, r in enumerate(rows):
             tokens[b, :len(r.ids)] = r.ids
         tokens[len(rows):, 0] = self.eos_id
+        return tokens
+
+    def run(self, rows: list[Row], min_batch: int = 1) -> list[dict]:
+        """One choice per row; rows share temperature and top_p, and either all generate or
+        all score (``decoder_ids``; the batcher groups them)."""
+        import numpy as np
+
+        from t5spec.models.decoding import SamplingParams
+
+        if rows[0].decoder_ids is not None:
+            return self._score(rows, min_batch)
+        tokens = self._encoder_batch(rows, min_batch)
+        batch = tokens.shape[0]
         row_keys = np.zeros((batch, 2), np.uint32)
         row_keys[:len(rows)] = [row_key(r.seed) for r in rows]
         top_p = rows[0].top_p if rows[0].top_p < 1 else 0.0
@@ -117,6 +138,37 @@ class Engine:
         if row.logprobs is not None:
             out["logprobs"] = self._logprobs(gen, b, row, groups)
         return out
+
+    def _score(self, rows: list[Row], min_batch: int) -> list[dict]:
+        """Echo choices: each row's ``decoder_ids`` scored teacher-forced (see module doc)."""
+        import numpy as np
+
+        from t5spec.models import scoring
+
+        tokens = self._encoder_batch(rows, min_batch)
+        targets = np.zeros((tokens.shape[0], _bucket(max(len(r.decoder_ids) for r in rows), 16)),
+                           np.int32)
+        for b, r in enumerate(rows):
+            targets[b, :len(r.decoder_ids)] = r.decoder_ids
+        out = scoring.score(self.decoder.config, self.decoder.params, tokens, targets,
+                            NUM_ALTERNATIVES)
+        n = len(rows)
+        lists = _Lists([len(r.decoder_ids) for r in rows], [r.decoder_ids for r in rows],
+                       out.token_logprobs[:n], out.top_ids[:n].tolist(),
+                       out.top_logprobs[:n].tolist())
+        choices = []
+        for b, row in enumerate(rows):
+            groups = _merge_characters([self.piece_bytes[i] for i in row.decoder_ids])
+            logprobs = None
+            if row.logprobs is not None:
+                lp = self._logprobs(lists, b, row, groups)
+                logprobs = {"tokens": ["", *lp["tokens"]],
+                            "token_logprobs": [None, *lp["token_logprobs"]],
+                            "top_logprobs": [None, *lp["top_logprobs"]],
+                            "text_offset": [0, *lp["text_offset"]]}
+            choices.append({"text": "".join(s for s, _ in groups), "finish_reason": "length",
+                            "logprobs": logprobs, "n_ids": 0})
+        return choices
 
     def _logprobs(self, gen: _Lists, b: int, row: Row, groups: list[tuple[str, range]]) -> dict:
         tokens, token_lp, tops, offsets = [], [], [], []
