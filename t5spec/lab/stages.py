@@ -205,6 +205,9 @@ def serve_argv(cfg: LabConfig, paths: LabPaths, port: int) -> list[str]:
         f"--max_tokens={cfg.sampling.max_tokens}",
         f"--max_input_tokens={2 * cfg.teacher_train.inputs_length}",
         f"--max_batch={cfg.sampling.max_batch}", f"--seed={cfg.seed}",
+        # one decode shape: a sample's log-probs do not depend on what it was batched with
+        f"--min_batch={cfg.sampling.max_batch}",
+        f"--min_input_tokens={cfg.teacher_train.inputs_length}",
     )  # fmt: skip
 
 

@@ -80,7 +80,8 @@ class Batcher:
             start = loop.time()
             try:
                 results = await loop.run_in_executor(
-                    self.executor, self.engine.run, group, self.config.min_batch)
+                    self.executor, self.engine.run, group, self.config.min_batch,
+                    self.config.min_input_tokens)
             except Exception as e:  # a decode failure fails its requests, not the server
                 results = [e] * len(group)
             self.expected = len(group) + len(self.pending)

@@ -22,9 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_batch", type=int, default=32, help="rows per decode")
     parser.add_argument("--min_batch", type=int, default=1,
                         help="pad decode batches to at least this many rows")
+    parser.add_argument("--min_input_tokens", type=int, default=16,
+                        help="pad encoder inputs to at least this many tokens; with "
+                        "--min_batch=--max_batch every decode has one shape and a seeded "
+                        "row's log-probs are bit-identical however it is batched")
     parser.add_argument("--batch_wait_ms", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the seeds of requests that send none")
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """The :class:`ServeConfig` of parsed ``t5spec serve`` flags."""
+    name = args.model_name or os.path.basename(os.path.normpath(args.checkpoint))
+    return ServeConfig(model_name=name, max_tokens=args.max_tokens,
+                       max_input_tokens=args.max_input_tokens, max_batch=args.max_batch,
+                       min_batch=args.min_batch, batch_wait_ms=args.batch_wait_ms,
+                       seed=args.seed, min_input_tokens=args.min_input_tokens)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     vocab = args.vocab or paths.t5_vocab_path(args.data_dir)
     engine = load_engine(args.checkpoint, vocab)
-    name = args.model_name or os.path.basename(os.path.normpath(args.checkpoint))
-    config = ServeConfig(model_name=name, max_tokens=args.max_tokens,
-                         max_input_tokens=args.max_input_tokens, max_batch=args.max_batch,
-                         min_batch=args.min_batch, batch_wait_ms=args.batch_wait_ms, seed=args.seed)
+    config = config_from_args(args)
+    name = config.model_name
     print(f"t5spec serve: model {name!r} at http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(create_app(engine, config), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -2,14 +2,16 @@
 
 The lab's own ``t5spec teacher sample`` command (:func:`t5spec.lab.stages.sample_argv`, the
 quick lab's settings with more samples per question so requests carry ``n`` > 1) runs twice
-against one ``t5spec serve`` app (the tiny random-weight checkpoint of ``conftest.py``); the
-server batches the two runs' concurrent requests differently, yet every record is the same
-bytes. Only the run bookkeeping (``manifest.json``'s times, ``sessions.jsonl``) differs.
+against one ``t5spec serve`` app with the lab's serve flags (:func:`stages.serve_argv`) over
+the tiny random-weight checkpoint of ``conftest.py``; the server batches the two runs'
+concurrent requests differently, yet every record is the same bytes. Only the run bookkeeping
+(``manifest.json``'s times, ``sessions.jsonl``) differs.
 """
 # slow: a lab data folder, a few decode compiles and two sampling runs (~1 min on 2 cores).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from t5spec import serve
 from t5spec.lab import build_data, stages
 from t5spec.lab import config as lab_config
+from t5spec.serve import cli as serve_cli
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +39,11 @@ def test_two_lab_sample_stages_write_byte_identical_stores(engine, tmp_path):
     paths = stages.LabPaths(tmp_path / "lab")
     build_data(paths.data, seed=cfg.seed, sizes=cfg.world, bbh_examples=cfg.bbh_examples,
                bbh_shots=cfg.bbh_shots)
-    config = serve.ServeConfig(
-        model_name="lab-teacher", max_tokens=cfg.sampling.max_tokens,
-        max_input_tokens=4 * cfg.teacher_train.inputs_length,
-        max_batch=cfg.sampling.max_batch, seed=cfg.seed)
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    argv = stages.serve_argv(cfg, paths, 0)
+    config = serve_cli.config_from_args(parser.parse_args(argv[argv.index("serve") + 1:]))
+    assert config.min_batch == config.max_batch  # one decode shape
     app = serve.create_app(engine, config)
     stores = []
     with serve.ServerThread(app) as server:
