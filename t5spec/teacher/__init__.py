@@ -9,7 +9,8 @@ Modules, in data-flow order:
   ``store``       manifest + append-only shards; torn-tail repair; one writer at a time.
   ``filtering``   answer judging (the paper's answer-line cut) and store statistics.
   ``estimate``    tiktoken token / cost estimate, offline encodings.
-  ``cli``         ``t5spec teacher sample|stats``.
+  ``scorer``      the scoring run: the teacher's echo log-probs of given (student) texts.
+  ``cli``         ``t5spec teacher sample|stats|score`` (``score_cli``: ``score``).
   ``stub_server`` a deterministic local stand-in teacher for tests and benchmarks.
 The record itself (:class:`~t5spec.teacher.record.TeacherSample`) is the contract with
 ``t5spec.align``.

@@ -6,6 +6,7 @@ from a flag value)::
     t5spec teacher sample --base_url=https://api.openai.com/v1 --model=code-davinci-002 \\
         --split=train --num_samples=40 --output=runs/teacher/gsm8k_train
     t5spec teacher stats runs/teacher/gsm8k_train
+    t5spec teacher score …   # the teacher's log-probs of the student's texts: score_cli.py
 
 Re-running the same command resumes: only missing samples are requested. Exit status: 0 all
 samples stored, 1 some samples failed after retries (run again), 2 bad input or a teacher
@@ -32,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _sample_arguments(sample)
     stats = sub.add_parser("stats", help="accuracy, kept count and coverage of a store")
     stats.add_argument("store", help="the --output directory of a sample run")
+    from t5spec.teacher import score_cli
+
+    score = sub.add_parser("score", help="the teacher's top-k log-probs of given texts (echo), "
+                           "as teacher records")
+    score_cli.add_arguments(score)
 
 
 def _sample_arguments(p: argparse.ArgumentParser) -> None:
@@ -85,6 +91,10 @@ def _sample_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "stats":
         return _stats(args.store)
+    if args.action == "score":
+        from t5spec.teacher import score_cli
+
+        return score_cli.run(args, _api_key(args))
     return _sample(args)
 
 

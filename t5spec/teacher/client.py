@@ -24,7 +24,12 @@ from typing import Any
 
 import openai
 
-from t5spec.teacher.normalize import MalformedResponse, Response, parse_response
+from t5spec.teacher.normalize import (
+    MalformedResponse,
+    Response,
+    parse_echo,
+    parse_response,
+)
 from t5spec.teacher.ratelimit import RateLimiter
 
 ENDPOINTS = ("completions", "chat")
@@ -140,14 +145,49 @@ class TeacherClient:
           FatalTeacherError: the server refused in a way retrying cannot fix.
           RetriesExhausted: ``max_retries`` retries all failed transiently.
         """
+        return await self._retrying(
+            lambda: self._send(prompt, n, max_tokens, temperature, k, seed, stop),
+            lambda body: parse_response(body, endpoint=self.config.endpoint, k=k),
+            token_estimate,
+        )
+
+    async def score(
+        self, prompt: str, continuation: str, *, k: int, decoder_prompt: bool,
+        token_estimate: int = 0,
+    ) -> Response:
+        """One scoring request (``echo``, ``max_tokens=0``, ``logprobs=k``; completions only),
+        retried like :meth:`generate`; one choice, the continuation's tokens
+        (:func:`~t5spec.teacher.normalize.parse_echo`).
+
+        ``decoder_prompt=False`` (a decoder-only teacher) sends ``prompt + continuation`` as
+        the prompt; ``True`` (an encoder-decoder one, ``t5spec serve``) sends ``prompt`` as
+        the encoder input and ``continuation`` as ``decoder_prompt``.
+        """
+        sent = prompt if decoder_prompt else prompt + continuation
+        extra = {"decoder_prompt": continuation} if decoder_prompt else {}
+        boundary = 0 if decoder_prompt else len(prompt)
+
+        async def send() -> Any:
+            raw = await self._sdk.completions.with_raw_response.create(
+                model=self.config.model, prompt=sent, max_tokens=0, echo=True, logprobs=k,
+                extra_body=extra or None,
+            )
+            return json.loads(raw.http_response.content)
+
+        return await self._retrying(
+            send, lambda body: parse_echo(body, continuation, boundary=boundary, k=k),
+            token_estimate,
+        )
+
+    async def _retrying(self, send: Any, parse: Any, token_estimate: int) -> Any:
+        """``parse(await send())``, retried (see the module docstring)."""
         cfg = self.config
         for attempt in range(cfg.max_retries + 1):
             await self.limiter.acquire(token_estimate)
             self.stats.requests += 1
             retry_after = None
             try:
-                body = await self._send(prompt, n, max_tokens, temperature, k, seed, stop)
-                return parse_response(body, endpoint=cfg.endpoint, k=k)
+                return parse(await send())
             except openai.APIStatusError as e:
                 if not _retryable(e):
                     raise FatalTeacherError(self._describe_status(e)) from None

@@ -20,6 +20,9 @@ object) raises :class:`MalformedResponse`: the request is retried. A well-formed
 choice is unusable for distillation (no logprobs, fewer than ``k`` alternatives, tokens that do
 not join to the text, non-finite numbers) gives a :class:`Choice` with ``invalid_reason`` set:
 it is stored as an invalid record and counted, never used for training.
+
+Scoring (``echo: true, max_tokens: 0``): :func:`parse_echo` keeps the tokens of the scored
+continuation out of an echoed completions body (``t5spec teacher score``).
 """
 
 from __future__ import annotations
@@ -81,14 +84,67 @@ def parse_response(body: Any, *, endpoint: str, k: int) -> Response:
         if not isinstance(index, int):
             raise MalformedResponse(f"choice {pos} has a non-integer index")
         choices.append(parse(raw, index, k))
+    return Response(tuple(sorted(choices, key=lambda c: c.index)), *_model_usage(body))
+
+
+def _model_usage(body: dict[str, Any]) -> tuple[str, dict[str, int]]:
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     clean_usage = {
         name: int(usage[name])
         for name in ("prompt_tokens", "completion_tokens")
         if isinstance(usage.get(name), (int, float))
     }
-    model = body.get("model") if isinstance(body.get("model"), str) else ""
-    return Response(tuple(sorted(choices, key=lambda c: c.index)), model, clean_usage)
+    return (body.get("model") if isinstance(body.get("model"), str) else ""), clean_usage
+
+
+def parse_echo(body: Any, continuation: str, *, boundary: int, k: int) -> Response:
+    """The continuation's tokens in a scoring (``echo``) completions body.
+
+    The echoed tokens are those with ``boundary <= text_offset < boundary +
+    len(continuation)`` (the prompt's and anything generated after are dropped); a leading
+    ``""`` token with a null log-prob there is an encoder-decoder's decoder start (``t5spec
+    serve``) and is dropped too. The choice's text is ``continuation``; it is invalid (stored,
+    never trained on) when a teacher token straddles the boundary, a kept token has no
+    log-prob or alternatives, or the tokens do not join to ``continuation`` (see
+    :func:`invalid_reason`). Raises MalformedResponse for a structurally broken body.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list) \
+            or not body["choices"] or not isinstance(body["choices"][0], dict):
+        raise MalformedResponse("response has no 'choices' list of objects")
+    return Response((_echo_choice(body["choices"][0], continuation, boundary, k),),
+                    *_model_usage(body))
+
+
+def _echo_choice(raw: dict[str, Any], continuation: str, boundary: int, k: int) -> Choice:
+    finish = raw.get("finish_reason")
+    lp = raw.get("logprobs")
+    names = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+    if not isinstance(lp, dict) or not all(isinstance(lp.get(n), list) for n in names):
+        return _invalid(0, continuation, finish, "echo response has no logprobs "
+                        "(tokens, token_logprobs, top_logprobs, text_offset)")
+    arrays = [lp[n] for n in names]
+    if len({len(a) for a in arrays}) != 1:
+        return _invalid(0, continuation, finish, "echo logprobs arrays differ in length")
+    end = boundary + len(continuation)
+    kept = []
+    for i, (token, offset) in enumerate(zip(lp["tokens"], lp["text_offset"], strict=True)):
+        if not isinstance(token, str) or not _is_number(offset):
+            return _invalid(0, continuation, finish, f"echo token {i} has no string/offset")
+        if offset < boundary < offset + len(token):
+            return _invalid(0, continuation, finish, f"teacher token {i} {token!r} straddles "
+                            "the start of the continuation")
+        if boundary <= offset < end:
+            kept.append(i)
+    if kept and lp["tokens"][kept[0]] == "" and lp["token_logprobs"][kept[0]] is None:
+        kept = kept[1:]  # an encoder-decoder's decoder start token
+    tops: list[list[tuple[Any, Any]]] = []
+    for i in kept:
+        alts = lp["top_logprobs"][i]
+        if lp["token_logprobs"][i] is None or not isinstance(alts, dict):
+            return _invalid(0, continuation, finish, f"echo token {i} has no log-probability")
+        tops.append(list(alts.items()))
+    sampled = [lp["token_logprobs"][i] for i in kept]
+    return _checked(0, continuation, [lp["tokens"][i] for i in kept], tops, sampled, finish, k)
 
 
 def _parse_completion_choice(raw: dict[str, Any], index: int, k: int) -> Choice:
