@@ -1,12 +1,24 @@
 """``t5spec lab --quick`` end to end: every stage really runs (T5X training, the served teacher
 answering the teacher client, alignment, specialization with dev evaluation, selection with
-test evaluation, the report), then a second invocation finds everything cached."""
+test evaluation, the report), then a second invocation finds everything cached.
+
+The module's lab run is itself interrupted: the first ``t5spec lab --quick`` (a child process
+group) is SIGKILLed once ``specialize_dm`` has written a checkpoint, and the same command run
+again must resume that stage from the checkpoint and finish, so every test below reads the
+output of a resumed run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,17 +28,63 @@ from t5spec.cli import main
 from t5spec.evaluate import results
 from t5spec.lab import config as lab_config
 from t5spec.lab import runner, stages
+from t5spec.lab.runner import T5X_TRAIN_FINISHED as T5X_FINISHED
 from t5spec.teacher import store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the lab run, killed and resumed
 REPO = Path(__file__).resolve().parents[2]
+CHECKPOINT_SAVED = re.compile(
+    r"Finished saving checkpoint .*? to `(\S*/runs/dm/checkpoint_\d+)\S*`")
+
+
+def run_until_checkpoint_then_kill(argv: list[str], log: Path, out: Path,
+                                   timeout_s: float = 1200) -> str:
+    """Runs ``t5spec *argv`` (output to ``out``) in its own process group; SIGKILLs the group
+    once ``log`` shows a committed checkpoint of the dm run. Returns that checkpoint's path."""
+    with out.open("wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "t5spec.cli", *argv], cwd=REPO,
+                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = out.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"the lab exited ({proc.returncode}) before the kill:\n{tail}")
+            text = log.read_text(errors="replace") if log.is_file() else ""
+            if saved := CHECKPOINT_SAVED.search(text):
+                return saved.group(1)
+            time.sleep(0.2)
+        raise AssertionError(f"no dm checkpoint in {log} after {timeout_s} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @pytest.fixture(scope="module")
-def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def killed_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("lab")
-    assert main(["lab", "--quick", f"--lab_dir={root}", "--no_progress"]) == 0
-    return root
+    argv = ["lab", "--quick", f"--lab_dir={root}", "--no_progress"]
+    checkpoint = run_until_checkpoint_then_kill(
+        argv, stages.LabPaths(root).log("specialize_dm"), root.parent / f"{root.name}.out")
+    assert not stages.LabPaths(root).marker("specialize_dm").exists()  # killed mid-stage
+    assert main(argv) == 0  # the same command again
+    return root, checkpoint
+
+
+@pytest.fixture(scope="module")
+def lab_dir(killed_checkpoint: tuple[Path, str]) -> Path:
+    return killed_checkpoint[0]
+
+
+def test_the_killed_specialization_resumed_from_its_checkpoint(killed_checkpoint) -> None:
+    root, checkpoint = killed_checkpoint
+    log = stages.LabPaths(root).log("specialize_dm").read_text(errors="replace")
+    first, rerun = log.split("\n$ ")[-2:]  # run_logged starts each invocation with "$ argv"
+    assert f"Restoring checkpoint from {checkpoint}" not in first
+    assert f"Restoring checkpoint from {checkpoint}" in rerun  # not the generalist's
+    assert T5X_FINISHED.search(rerun)
+    assert (root / "report" / "report.md").is_file()
 
 
 def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
@@ -106,7 +164,7 @@ def test_the_generalist_is_every_specializations_before_and_tested_alike(lab_dir
     assert list(test) == [4] and set(test[4]) == DEV_COLUMNS
     table1 = md.split("## Table 1")[1].split("## Table 2")[0]
     row = next(ln for ln in table1.splitlines() if ln.startswith("| generalist |"))
-    assert "not run" not in row and f"| {100 * test[4]['gsm8k/zs_cot']:.1f} |" in row
+    assert "not run" not in row and f"| {100 * test[4]['gsm8k/zs_cot']:.1f} [" in row  # [95% CI]
 
 
 def test_report_renders_with_the_lab_settings(lab_dir: Path) -> None:
