@@ -25,7 +25,9 @@ the dev/test questions) and any question that also appears in the folder's ``bbh
 dropped, so evaluation stays held out. Features are those of the specialization tasks
 (teacher arrays one-hot), so one ``SpecializationModel`` trains on all of them.
 
-Gin::
+Registered by the lab only, never by ``t5spec.tasks``: importing this module registers them
+(``gin/lab/generalist.gin`` and ``gin/lab/teacher.gin`` say ``import t5spec.tasks.lab``), as
+does :func:`register` (idempotent). Gin::
 
     from t5spec.tasks import lab as lab_tasks
     lab_tasks.LabTaskConfig.generic_examples = 400
@@ -126,7 +128,10 @@ def _math_rate(task: seqio.Task) -> float:
     return float(LabTaskConfig().math_rate)
 
 
-def _register() -> None:
+def register() -> None:
+    """Registers the lab's generic, teacher and generalist tasks (idempotent; also on import)."""
+    if GENERALIST_MIXTURE in seqio.MixtureRegistry.names():
+        return
     features = specialization.output_features()
     steps = specialization.text_preprocessors()
     for mode in GENERIC_MODES:
@@ -146,4 +151,4 @@ def _register() -> None:
         GENERALIST_MIXTURE, [(generic_task_name(m), 1.0) for m in GENERIC_MODES] + gold)
 
 
-_register()
+register()

@@ -1,6 +1,7 @@
 """SeqIO training tasks and mixtures for GSM8K specialization (the four formats).
 
-Registered when ``t5spec.tasks`` is imported:
+Registered when this module is imported (gin: ``import t5spec.tasks.specialization``) or by
+:func:`register` / :func:`t5spec.tasks.register`:
 
 ================================================ ===========================================
 name                                             contents
@@ -91,7 +92,8 @@ def _rate(fmt: str):
 
 
 @functools.lru_cache(maxsize=4)
-def _gsm8k_train(data_dir: str) -> tuple:
+def gsm8k_train(data_dir: str) -> tuple:
+    """The GSM8K train problems of ``data_dir`` (cached): gold formats and exemplar pool."""
     return tuple(math_datasets.load("gsm8k", "train", data_dir=data_dir))
 
 
@@ -99,7 +101,7 @@ def _make_inputs(fmt: str) -> preprocessors.MakeInputs:
     """(key, question) -> inputs text for ``fmt``, with exemplars drawn per key."""
     if fmt not in formats.IN_CONTEXT_FORMATS:
         return lambda key, question: formats.build_inputs(question, fmt)
-    pool = _gsm8k_train(str(task_config.current().raw_dir()))
+    pool = gsm8k_train(str(task_config.current().raw_dir()))
     ex_cfg = ExemplarConfig()
 
     def make(key: str, question: str) -> str:
@@ -110,7 +112,8 @@ def _make_inputs(fmt: str) -> preprocessors.MakeInputs:
 
 
 # -- data sources (paths read at dataset-build time) ----------------------------------------
-def _aligned_records(split: str, shuffle_files: bool, seed: int | None = None):
+def aligned_records(split: str, shuffle_files: bool, seed: int | None = None):
+    """SeqIO source of the aligned teacher shards (``TaskPaths.aligned_pattern``)."""
     del split  # only "train"
     files = task_config.current().aligned_files()
     ds = tf.data.Dataset.from_tensor_slices(files)
@@ -129,7 +132,7 @@ def _aligned_records(split: str, shuffle_files: bool, seed: int | None = None):
 
 def _gold_examples(fmt: str, split: str, shuffle_files: bool, seed: int | None = None):
     del split, shuffle_files, seed  # one small file; shuffling happens downstream
-    train = _gsm8k_train(str(task_config.current().raw_dir()))
+    train = gsm8k_train(str(task_config.current().raw_dir()))
     make = _make_inputs(fmt)
     cols: dict[str, list] = {"key": [], "question_id": [], "inputs": [], "targets": []}
     for ex in train:
@@ -143,7 +146,8 @@ def _gold_examples(fmt: str, split: str, shuffle_files: bool, seed: int | None =
 
 
 # -- preprocessors reading the config at call time ---------------------------------------------
-def _parse(ds: tf.data.Dataset) -> tf.data.Dataset:
+def parse_aligned(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Serialized aligned records -> parsed teacher samples (``TaskPaths.teacher_k`` wide)."""
     return preprocessors.parse_aligned_records(ds, k=task_config.current().teacher_k)
 
 
@@ -183,13 +187,16 @@ def text_preprocessors() -> list:
     return [*_TEXT_TO_IDS, _finalize]
 
 
-def _register() -> None:
+def register() -> None:
+    """Registers the teacher and gold tasks and their mixtures (idempotent; also on import)."""
+    if teacher_task_name(FORMATS[0]) in seqio.TaskRegistry.names():
+        return
     features = output_features()
     for fmt in FORMATS:
         seqio.TaskRegistry.add(
             teacher_task_name(fmt),
-            source=seqio.FunctionDataSource(_aligned_records, splits=("train",)),
-            preprocessors=[_parse, functools.partial(_to_format, fmt=fmt), *_TEXT_TO_IDS,
+            source=seqio.FunctionDataSource(aligned_records, splits=("train",)),
+            preprocessors=[parse_aligned, functools.partial(_to_format, fmt=fmt), *_TEXT_TO_IDS,
                            _finalize],
             output_features=features,
             metric_fns=[],
@@ -212,4 +219,4 @@ def _register() -> None:
         )
 
 
-_register()
+register()

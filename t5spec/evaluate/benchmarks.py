@@ -1,9 +1,10 @@
 """The evaluation benchmarks by name: which SeqIO task evaluates what, in which prompting mode.
 
 One table links four vocabularies that would otherwise drift apart: SeqIO task names
-(``tasks/evaluation.py`` registers exactly :data:`EVAL_TASKS`), the results-file columns
-(``"<benchmark>/<mode>"``, e.g. ``"gsm8k/zs_cot"``), the data layer's format names and the
-``--by`` selection rules. Pure Python: importing it starts neither TensorFlow nor JAX.
+(:mod:`t5spec.evaluate.tasks` registers exactly :data:`EVAL_TASKS` and :data:`SBS_EVAL_TASKS`),
+the results-file columns (``"<benchmark>/<mode>"``, e.g. ``"gsm8k/zs_cot"``), the data layer's
+format names and the ``--by`` selection rules. Pure Python: importing it starts neither
+TensorFlow nor JAX.
 
 Prompting modes (math): ``zs_cot`` zero-shot CoT, ``ic_cot`` in-context CoT (4 exemplars),
 ``zs_ao`` zero-shot answer-only, ``ic_ao`` in-context answer-only — the four tuning formats of
@@ -95,7 +96,7 @@ def math_mixture(mode: str = DEFAULT_MATH_MODE) -> tuple[str, ...]:
     return tuple(EvalTask(b, mode).name for b in MATH_BENCHMARKS)
 
 
-# Mixture name -> task names. Documented in tasks/evaluation.py, registered there.
+# Mixture name -> task names. Documented in t5spec/evaluate/tasks.py, registered there.
 MIXTURES: dict[str, tuple[str, ...]] = {
     "t5spec_eval_math": math_mixture(),
     **{f"t5spec_eval_math_{m}": math_mixture(m) for m in MATH_MODES},

@@ -253,7 +253,7 @@ def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
 
 
 def _eval_mixtures(mcfg: MethodsConfig, method: str) -> list[str | tuple[str, ...]]:
-    """One ``t5x.eval`` mixture per run for sm/dm (an ad-hoc ``evaluation.mixture_of``);
+    """One ``t5x.eval`` mixture per run for sm/dm (an ad-hoc ``eval_tasks.mixture_of``);
     sbs/hybrid: the registered ``t5spec_eval_math_sbs_label`` mixture, then the generic
     tasks (``mixture_of`` resolves only :mod:`t5spec.evaluate.benchmarks` names)."""
     tasks = eval_tasks(mcfg, method)

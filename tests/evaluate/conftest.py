@@ -12,7 +12,11 @@ import pytest
 def vocab_bound(data_dir: Path) -> Iterator[None]:
     """Registers the t5spec tasks and binds their vocabulary to shared/data's spiece.model."""
     gin = pytest.importorskip("gin")
-    import t5spec.tasks  # noqa: F401 - registers the SeqIO tasks
+    import t5spec.tasks
+    from t5spec.evaluate import tasks as eval_tasks
+
+    t5spec.tasks.register()
+    eval_tasks.register()
 
     with gin.unlock_config():
         gin.clear_config()

@@ -7,6 +7,8 @@ import seqio
 
 import gin
 from t5spec.align import store
+from t5spec.evaluate import benchmarks
+from t5spec.evaluate import tasks as eval_tasks
 from t5spec.tasks import stepbystep as sbs_tasks
 from t5spec.tasks import stepbystep_names as stepbystep
 
@@ -22,9 +24,10 @@ def test_names_registered():
     for task in ("label", "rationale"):
         for gold in (False, True):
             assert sbs_tasks.task_name(task, gold=gold) in seqio.TaskRegistry.names()
-    for name in (sbs_tasks.MIXTURE, sbs_tasks.GOLD_MIXTURE, *sbs_tasks.EVAL_MIXTURES):
+    eval_tasks.register()
+    for name in (sbs_tasks.MIXTURE, sbs_tasks.GOLD_MIXTURE, *benchmarks.SBS_MIXTURES):
         assert name in seqio.MixtureRegistry.names()
-    assert len(sbs_tasks.EVAL_TASKS) == 8
+    assert len(benchmarks.SBS_EVAL_TASKS) == 8
     assert "t5spec_eval_svamp_sbs_label" in seqio.TaskRegistry.names()
 
 
@@ -90,7 +93,7 @@ def test_mixture_batches_carry_the_task_ids(task_gin):
 
 
 def test_eval_tasks_are_scored_by_the_math_metric(task_gin):
-    gin.bind_parameter("t5spec.tasks.evaluation.EvalBudget.max_examples", 3)
+    gin.bind_parameter("t5spec.evaluate.tasks.EvalBudget.max_examples", 3)
     task = seqio.get_mixture_or_task("t5spec_eval_multiarith_sbs_label")
     rows = _examples(task.name, split="test", lengths={"inputs": 256, "targets": 16})
     assert len(rows) == 3

@@ -1,7 +1,9 @@
-"""SeqIO evaluation tasks: GSM8K, MultiArith, ASDiv, SVAMP (four prompting modes), BBH AO / CoT.
+"""SeqIO evaluation tasks, all registered here: the math benchmarks, BBH, step-by-step's modes.
 
-Names (the table lives in :mod:`t5spec.evaluate.benchmarks`; everything below is registered
-when ``t5spec.tasks`` is imported):
+Names (the catalogue is :mod:`t5spec.evaluate.benchmarks`). Importing this module registers
+every task and mixture below — gin files say ``from t5spec.evaluate import tasks as
+eval_tasks`` — and :func:`register` does it again idempotently. It imports
+:mod:`t5spec.tasks.stepbystep` (the prefixes), which registers the step-by-step training tasks.
 
 ======================================== ==================================================
 task / mixture                           contents
@@ -19,6 +21,13 @@ task / mixture                           contents
 ``t5spec_eval_bbh``                      BBH answer-only + CoT
 ``t5spec_eval_all``                      math zero-shot CoT + GSM8K in-context CoT + BBH AO
                                          and CoT (the default ``infer_eval`` during training)
+``t5spec_eval_<math>_sbs_label``         distilling step-by-step's test-time modes:
+``t5spec_eval_<math>_sbs_rationale``     ``StepByStepConfig`` prefix + question (label: the
+                                         answer only, decode budget ``stepbystep_names.
+                                         LABEL_MAX_NEW_TOKENS``; rationale: rationale,
+                                         then answer)
+``t5spec_eval_math_sbs_label``,          the four math benchmarks in one mode;
+``…_sbs_rationale``, ``t5spec_eval_sbs`` all eight
 ======================================== ==================================================
 
 Splits are SeqIO's: ``validation`` = the t5spec **dev** split, ``test`` = **test**; math also
@@ -33,9 +42,9 @@ rationale + "The answer is N" (GSM8K CoT modes), "The answer is N" otherwise, th
 
 Budgets (gin, read when a dataset is built)::
 
-    from t5spec.tasks import evaluation
-    evaluation.EvalBudget.max_examples = 200                  # every benchmark
-    evaluation.EvalBudget.per_benchmark = {'bbh': 270, 'gsm8k/zs_cot': 500}
+    from t5spec.evaluate import tasks as eval_tasks
+    eval_tasks.EvalBudget.max_examples = 200                  # every benchmark
+    eval_tasks.EvalBudget.per_benchmark = {'bbh': 270, 'gsm8k/zs_cot': 500}
 
 The maximum decode length is the ``targets`` length of the evaluation ``DatasetConfig``
 (``gin/eval_spec.gin``: ``MAX_DECODE_LENGTH``).
@@ -53,9 +62,11 @@ import seqio
 import tensorflow as tf
 
 import gin
+from t5spec.data import formats
 from t5spec.evaluate import benchmarks, metrics
 from t5spec.evaluate.benchmarks import EvalTask
 from t5spec.tasks import config as task_config
+from t5spec.tasks import stepbystep as sbs_tasks
 
 _FEATURES = ("inputs", "targets", "id", "benchmark", "mode", "split", "answer", "bbh_task")
 
@@ -83,7 +94,7 @@ class EvalBudget:
 
 
 def _math_rows(task: EvalTask, split: str, data_dir: str, cap: int | None) -> list[dict]:
-    from t5spec.data import formats, math_datasets
+    from t5spec.data import math_datasets
     from t5spec.data.answers import format_number
 
     fmt = benchmarks.MATH_MODES[task.mode]
@@ -145,12 +156,55 @@ def _dataset_fn(
     return tf.data.Dataset.from_tensor_slices(columns)
 
 
-def _register(task: EvalTask) -> None:
-    is_bbh = task.benchmark == "bbh"
+# -- distilling step-by-step's test-time modes (prefix + question) -------------------------
+SBS_MODES = dict(zip(sbs_tasks.TASKS, benchmarks.SBS_MODES, strict=True))  # label → sbs_label
+
+
+def _mode_task(mode: str) -> str:
+    return next(t for t, m in SBS_MODES.items() if m == mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _sbs_rows(
+    task: EvalTask, split: str, data_dir: str, cap: int | None, prefix: str
+) -> tuple[dict, ...]:
+    from t5spec.data import math_datasets
+    from t5spec.data.answers import format_number
+
+    fmt = sbs_tasks.TARGET_FORMAT[_mode_task(task.mode)]
+    rows = []
+    for ex in list(math_datasets.load(task.benchmark, split, data_dir))[:cap]:
+        answer = format_number(ex.answer)
+        target_fmt = fmt if ex.rationale else sbs_tasks.TARGET_FORMAT["label"]
+        rows.append({
+            "inputs": prefix + ex.question,
+            "targets": formats.build_targets(ex.rationale or "", answer, target_fmt),
+            "id": ex.id, "answer": answer, "bbh_task": "",
+            "benchmark": task.benchmark, "mode": task.mode, "split": split,
+        })
+    return tuple(rows)
+
+
+def _sbs_dataset_fn(
+    split: str, shuffle_files: bool = False, seed: int | None = None, *, task: EvalTask
+) -> tf.data.Dataset:
+    """The examples of ``task`` in a SeqIO split, in file order (never shuffled)."""
+    del shuffle_files, seed
+    prefix = sbs_tasks.StepByStepConfig().prefix(_mode_task(task.mode))
+    rows = _sbs_rows(task, benchmarks.SEQIO_SPLITS[split],
+                     str(task_config.current().raw_dir()), EvalBudget().cap(task), prefix)
+    names = _FEATURES
+    if not rows:
+        spec = {k: tf.TensorSpec([], tf.string) for k in names}
+        return tf.data.Dataset.from_generator(lambda: iter(()), output_signature=spec)
+    return tf.data.Dataset.from_tensor_slices({k: [r[k] for r in rows] for k in names})
+
+
+def _add(task: EvalTask, dataset_fn, postprocess_fn, metric_fn) -> None:
     seqio.TaskRegistry.add(
         task.name,
         source=seqio.FunctionDataSource(
-            functools.partial(_dataset_fn, task=task), splits=task.seqio_splits
+            functools.partial(dataset_fn, task=task), splits=task.seqio_splits
         ),
         preprocessors=[
             seqio.preprocessors.tokenize,
@@ -158,18 +212,35 @@ def _register(task: EvalTask) -> None:
             seqio.preprocessors.append_eos_after_trim,
         ],
         output_features=task_config.output_features(),
-        postprocess_fn=metrics.postprocess_bbh if is_bbh else metrics.postprocess_math,
-        metric_fns=[metrics.bbh_accuracy if is_bbh else metrics.math_accuracy],
+        postprocess_fn=postprocess_fn,
+        metric_fns=[metric_fn],
         shuffle_buffer_size=None,
     )
+
+
+def register() -> None:
+    """Registers every evaluation task and mixture of the catalogue (idempotent)."""
+    sbs = set(benchmarks.SBS_EVAL_TASKS)
+    for task in (*benchmarks.EVAL_TASKS, *benchmarks.SBS_EVAL_TASKS):
+        if task.name in seqio.TaskRegistry.names():
+            continue
+        if task in sbs:
+            _add(task, _sbs_dataset_fn, metrics.postprocess_math, metrics.math_accuracy)
+        elif task.benchmark == "bbh":
+            _add(task, _dataset_fn, metrics.postprocess_bbh, metrics.bbh_accuracy)
+        else:
+            _add(task, _dataset_fn, metrics.postprocess_math, metrics.math_accuracy)
+    for name, task_names in {**benchmarks.MIXTURES, **benchmarks.SBS_MIXTURES}.items():
+        if name not in seqio.MixtureRegistry.names():
+            seqio.MixtureRegistry.add(name, list(task_names), default_rate=1.0)
 
 
 @gin.configurable
 def mixture_of(tasks: tuple[str, ...] | list[str] = ()) -> str:
     """Registers (once) and returns a mixture of evaluation tasks, for ad-hoc subsets.
 
-    Gin: ``MIXTURE_OR_TASK_NAME = @evaluation.mixture_of()`` with
-    ``evaluation.mixture_of.tasks = ['t5spec_eval_gsm8k_zs_cot', 't5spec_eval_bbh_ao']``.
+    Gin: ``MIXTURE_OR_TASK_NAME = @eval_tasks.mixture_of()`` with
+    ``eval_tasks.mixture_of.tasks = ['t5spec_eval_gsm8k_zs_cot', 't5spec_eval_bbh_ao']``.
     Entries may be task names, mixture names or columns (:func:`benchmarks.resolve_names`).
     """
     names = benchmarks.resolve_names(",".join(tasks))
@@ -182,14 +253,4 @@ def mixture_of(tasks: tuple[str, ...] | list[str] = ()) -> str:
     return name
 
 
-def register_all() -> None:
-    """Registers every evaluation task and mixture (idempotent)."""
-    for task in benchmarks.EVAL_TASKS:
-        if task.name not in seqio.TaskRegistry.names():
-            _register(task)
-    for name, task_names in benchmarks.MIXTURES.items():
-        if name not in seqio.MixtureRegistry.names():
-            seqio.MixtureRegistry.add(name, list(task_names), default_rate=1.0)
-
-
-register_all()
+register()
