@@ -108,8 +108,8 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
     ]
     if isinstance(req.mixture, tuple):
         argv += [
-            "--gin.MIXTURE_OR_TASK_NAME=@eval_tasks.mixture_of()",
-            f"--gin.eval_tasks.mixture_of.tasks={list(req.mixture)!r}",
+            "--gin.MIXTURE_OR_TASK_NAME=@t5spec.evaluate.tasks.mixture_of()",
+            f"--gin.t5spec.evaluate.tasks.mixture_of.tasks={list(req.mixture)!r}",
         ]
     else:
         argv.append(f"--gin.MIXTURE_OR_TASK_NAME={_q(req.mixture)}")

@@ -145,8 +145,8 @@ def dev_eval_argv(cfg: LabConfig) -> list[str]:
     checkpoint: the generalist's last one is the "before" of every specialization from it."""
     ev = cfg.evaluation
     return [
-        "--gin.EVAL_MIXTURE=@eval_tasks.mixture_of()",
-        f"--gin.eval_tasks.mixture_of.tasks={eval_tasks(cfg)!r}",
+        "--gin.EVAL_MIXTURE=@t5spec.evaluate.tasks.mixture_of()",
+        f"--gin.t5spec.evaluate.tasks.mixture_of.tasks={eval_tasks(cfg)!r}",
         f"--gin.EVAL_MAX_EXAMPLES={ev.dev_examples}",
         f"--gin.MAX_DECODE_LENGTH={ev.max_decode_length}",
         f"--gin.EVAL_BATCH_SIZE={ev.batch_size}",
