@@ -113,7 +113,7 @@ def test_the_vocabulary_projection_reads_the_kernel_vocabulary_major_on_cpu(para
     generate = functools.partial(
         decoding._generate, config=CONFIG, max_new_tokens=4, top_k=0, top_p=0.0,
         num_alternatives=2, t5x_decode_cache=t5x_cache)
-    text = str(jax.make_jaxpr(generate)(params, jnp.asarray(ENC), jax.random.PRNGKey(0),
+    text = str(jax.make_jaxpr(generate)(params, jnp.asarray(ENC), jax.random.PRNGKey(0), None,
                                         jnp.float32(0.0), jnp.int32(-1)))
     vocab_major = f"f32[{CONFIG.vocab_size},{CONFIG.emb_dim}] = optimization_barrier"
     assert (vocab_major in text) != t5x_cache
