@@ -181,6 +181,8 @@ def compile_plan(
     overrides = _with_model_dir(overrides)
     config = _resolve(gin_files, overrides, _build_trainer(devices))
     built: _Built = config.built
+    if config.train_kwargs.get("infer_eval_dataset_cfg") is not None:
+        _check_vocabulary(config)  # before the minutes of the train compile
     lengths = ginconfig.feature_lengths(config)
     train_cfg = config.train_dataset_cfg
     batch = abstract_batch(config.model, lengths, int(train_cfg.batch_size),
@@ -243,6 +245,19 @@ def _resolve(gin_files: Sequence[str], overrides: list[str], build: Any
         if "T5SPEC_VOCAB" not in str(e):
             raise
         return ginconfig.resolve(gin_files, overrides, within=build)
+
+
+def _check_vocabulary(config: ginconfig.ResolvedConfig) -> None:
+    """The decode step needs ``eos_id`` from the SentencePiece file: fail fast (exit 2)."""
+    vocab = config.model.output_vocabulary
+    try:
+        vocab.eos_id  # noqa: B018 - reads the file
+    except Exception as e:  # tf.errors.* from gs:// without network, OSError, ...
+        where = getattr(vocab, "sentencepiece_model_file", "?")
+        raise InputError(", ".join(config.gin_files), f"cannot read the vocabulary {where} "
+                         f"({type(e).__name__}); set $T5SPEC_DATA_DIR (its t5_vocab/spiece.model "
+                         "is used) or --gin_bindings=T5SPEC_VOCAB=\"'/path/spiece.model'\"",
+                         field="T5SPEC_VOCAB") from e
 
 
 def _name(override: str) -> str:
