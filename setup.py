@@ -5,7 +5,8 @@ Install (offline, with ``../shared`` beside the checkout)::
     pip install --find-links ../shared/wheels -c constraints.txt -e .
 
 Version pins live in one place, ``constraints.txt``; the requirements below only name
-packages. ``tasks/`` is installed as ``t5spec.tasks`` (SeqIO registrations).
+packages. ``tasks/`` is installed as ``t5spec.tasks`` (SeqIO registrations), ``gin/`` as package
+data under ``t5spec/resources/gin/`` (``t5spec.paths.gin_root``: found without ``-e`` too).
 """
 
 import setuptools
@@ -68,8 +69,10 @@ setuptools.setup(
     version="0.1.0",
     description="Specializing small T5/FlanT5 models toward multi-step reasoning, on T5X.",
     python_requires=">=3.10",
-    packages=[*setuptools.find_packages(include=["t5spec", "t5spec.*"]), "t5spec.tasks"],
-    package_dir={"t5spec.tasks": "tasks"},
+    packages=[*setuptools.find_packages(include=["t5spec", "t5spec.*"]), "t5spec.tasks",
+              "t5spec.resources.gin"],
+    package_dir={"t5spec.tasks": "tasks", "t5spec.resources.gin": "gin"},
+    package_data={"t5spec.resources.gin": ["*.gin", "*/*.gin"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

@@ -15,10 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from t5spec import paths
 from t5spec.errors import InputError
 
-REPO = Path(__file__).resolve().parents[2]
-GIN_DIR = REPO / "gin"
+GIN_ROOT = paths.gin_root()  # the gin search path: includes name 'gin/…'
+GIN_DIR = GIN_ROOT / "gin"
 EVAL_GIN = GIN_DIR / "eval_spec.gin"
 LOG_NAME = "t5x_eval.log"
 SPLITS = ("validation", "test", "full_test", "paper_dev")
@@ -99,7 +100,7 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
         sys.executable,
         "-m",
         "t5x.eval",
-        f"--gin_search_paths={REPO}",
+        f"--gin_search_paths={GIN_ROOT}",
         f"--gin_file={req.model_gin}",
         f"--gin_file={EVAL_GIN}",
         f"--gin.CHECKPOINT_PATH={_q(req.checkpoint)}",

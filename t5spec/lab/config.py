@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
+from t5spec import paths
 from t5spec.lab.world import WorldSizes
 
-REPO = Path(__file__).resolve().parents[2]  # gin includes name repository paths ('gin/…')
+# Where gin/ lives (the checkout, or the installed package's resources): the gin search path
+# (includes name 'gin/…') and the working directory of the lab's T5X processes.
+REPO = paths.gin_root()
 GIN = REPO / "gin"
 
 #: ``LabConfig.specialize_formats`` -> the SeqIO mixture the specialization trains on.

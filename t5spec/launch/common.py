@@ -9,14 +9,15 @@ and import errors fail here, with exit status 2, instead of on a paid slice).
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from t5spec import paths
 from t5spec.errors import InputError
 from t5spec.launch.commands import TrainJob, check_gin, check_model_dir, parse_env, parse_overrides
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The checkout the launchers ship to hosts; installed without one, the directory they run in.
+REPO_ROOT = paths.repo_root() or Path.cwd()
 
 
 def default_wheels_dir() -> Path | None:
@@ -31,10 +32,9 @@ def optional_path(text: str) -> Path | None:
 
 
 def default_data_dir() -> Path | None:
-    """The raw-data folder to ship to remote hosts: ``$T5SPEC_DATA_DIR`` or ../shared/data."""
-    raw = os.environ.get("T5SPEC_DATA_DIR")
-    candidate = Path(raw).expanduser() if raw else REPO_ROOT.parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
+    """The raw-data folder to ship to remote hosts: ``$T5SPEC_DATA_DIR``, else none
+    (:mod:`t5spec.paths`' policy: no silent default; ``--data_dir`` names one)."""
+    return paths.data_dir_or_none()
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,13 +28,13 @@ its "Used X of Y hbm" numbers are reported instead of a crash.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from t5spec import paths
 from t5spec.errors import InputError
 from t5spec.launch import aot, ginconfig
 from t5spec.launch.compile_report import CompiledPlan, StepFigures
@@ -265,12 +265,9 @@ def _name(override: str) -> str:
 
 
 def _local_vocab() -> Path | None:
-    roots = [os.environ.get("T5SPEC_DATA_DIR"), str(ginconfig.REPO_ROOT.parent / "shared/data")]
-    for root in filter(None, roots):
-        path = Path(root).expanduser() / "t5_vocab" / "spiece.model"
-        if path.is_file():
-            return path.resolve()
-    return None
+    root = paths.data_dir_or_none()  # $T5SPEC_DATA_DIR (t5spec.paths: no silent default)
+    path = root / "t5_vocab" / "spiece.model" if root else None
+    return path.resolve() if path is not None and path.is_file() else None
 
 
 def _with_model_dir(overrides: Sequence[str]) -> list[str]:

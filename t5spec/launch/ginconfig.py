@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from t5spec import paths
 from t5spec.errors import InputError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def gin_search_paths(extra: Sequence[str] = ()) -> list[str]:
@@ -36,7 +35,7 @@ def gin_search_paths(extra: Sequence[str] = ()) -> list[str]:
     import t5x
 
     t5x_parent = str(Path(t5x.__file__).resolve().parents[1])
-    return [*extra, str(REPO_ROOT), ".", t5x_parent]
+    return [*extra, str(paths.gin_root()), ".", t5x_parent]
 
 
 def split_overrides(args: Sequence[str]) -> list[str]:

@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from t5spec import paths
 from t5spec.errors import InputError
 
 PRESETS = ("tiny", "small", "base", "large", "xl", "xxl")
 # Students below T5-small, T5-Efficient-like shapes (gin/models/t5_efficient_<size>.gin).
 EFFICIENT_PRESETS = ("efficient_tiny", "efficient_mini")
 ALL_PRESETS = (*PRESETS, *EFFICIENT_PRESETS)
-GIN_DIR = Path(__file__).resolve().parents[2] / "gin" / "models"
+GIN_DIR = paths.gin_dir() / "models"
 VOCAB_MACRO = "T5SPEC_VOCAB"
 
 
