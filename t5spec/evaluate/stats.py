@@ -132,10 +132,15 @@ def bootstrap_accuracy(correct, *, groups=None, samples: int = SAMPLES, seed: in
                        level: float = LEVEL) -> Interval:  # fmt: skip
     """Accuracy ([n] or [S, n] correctness) with a percentile bootstrap interval over items.
 
-    The estimate is the (macro, with ``groups``) mean of the per-item seed averages.
+    The estimate is the (macro, with ``groups``) mean of the per-item seed averages. Where
+    every item (every seed) is wrong, or every one right, resampling can only return that point
+    (a [0, 0] "interval" that claims certainty from n items); the Wilson score interval of 0/n
+    (n/n) is returned instead: 0 of 100 → [0.0, 3.7].
     """
     values = _per_item(correct)
     strata = _strata(groups, len(values))
+    if np.all(values == 0) or np.all(values == 1):
+        return wilson_interval(int(values[0]) * len(values), len(values), level)
     rng = np.random.Generator(np.random.PCG64(seed))
     (stats,) = _resampled([values], strata, samples, rng)
     return _percentiles(stats, _macro(values, strata), level)

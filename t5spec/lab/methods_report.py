@@ -64,7 +64,9 @@ def bootstrap_ci(per_seed: Sequence[Sequence[np.ndarray]], *, samples: int = 200
 
     Each resample draws S seeds with replacement, then for each drawn seed and slot n_sk
     examples with replacement (a resampled accuracy of n examples with observed accuracy p is
-    Binomial(n, p) / n, which is what is drawn).
+    Binomial(n, p) / n, which is what is drawn). All wrong (or all right) everywhere gives
+    the Wilson score interval of 0/N (N/N) over all N examples instead of the point [0, 0]
+    that resampling would return (:func:`t5spec.evaluate.stats.bootstrap_accuracy` alike).
     """
     if not per_seed or not per_seed[0]:
         raise ValueError("bootstrap_ci needs at least one seed with at least one slot")
@@ -73,13 +75,16 @@ def bootstrap_ci(per_seed: Sequence[Sequence[np.ndarray]], *, samples: int = 200
         raise ValueError("every seed needs the same slots, each with at least one example")
     acc = np.array([[float(np.mean(a)) for a in s] for s in per_seed])  # [S, K]
     n = np.array([[len(a) for a in s] for s in per_seed])  # [S, K]
+    if np.all(acc == 0) or np.all(acc == 1):
+        ci = stats.wilson_interval(int(acc.flat[0]) * int(n.sum()), int(n.sum()), level)
+        return Estimate(ci.estimate, ci.low, ci.high)
     rng = np.random.Generator(np.random.PCG64(seed))
     num_seeds = len(per_seed)
     drawn = rng.integers(0, num_seeds, size=(samples, num_seeds))  # [B, S]
     counts = rng.binomial(n[drawn], acc[drawn])  # [B, S, K]
-    stats = (counts / n[drawn]).mean(axis=(1, 2))  # [B]
+    means = (counts / n[drawn]).mean(axis=(1, 2))  # [B]
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(stats, [tail, 100 - tail])
+    low, high = np.percentile(means, [tail, 100 - tail])
     return Estimate(float(acc.mean()), float(low), float(high))
 
 

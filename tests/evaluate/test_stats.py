@@ -108,3 +108,11 @@ def test_pairing_narrows_the_interval_of_correlated_methods(n: int, p: float,
     paired = stats.paired_difference(a, b, samples=500, seed=seed)
     unpaired = stats.unpaired_difference(a, b, samples=500, seed=seed)
     assert paired.high - paired.low < unpaired.high - unpaired.low
+
+
+@pytest.mark.parametrize("value", [0, 1])
+def test_an_all_wrong_or_all_right_column_gets_the_wilson_interval_not_a_point(value) -> None:
+    ci = stats.bootstrap_accuracy(np.full((3, 100), value), groups=["a", "b"] * 50)
+    assert ci == stats.wilson_interval(100 * value, 100)
+    assert (ci.low, ci.high) == ((0.0, pytest.approx(0.037, abs=5e-4)) if value == 0
+                                 else (pytest.approx(0.963, abs=5e-4), 1.0))  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from t5spec.cli import main as t5spec_main
+from t5spec.evaluate import stats
 from t5spec.lab import methods, methods_report, pipeline, stages
 from t5spec.launch import ginconfig
 
@@ -138,7 +139,10 @@ def test_bootstrap_interval_covers_the_mean_and_is_reproducible() -> None:
     assert methods_report.bootstrap_ci(per_seed, samples=1000) == est  # fixed Generator seed
     wider = methods_report.bootstrap_ci([[a[:10] for a in s] for s in per_seed], samples=1000)
     assert wider.high - wider.low > est.high - est.low  # fewer examples, more noise
-    assert methods_report.bootstrap_ci([[np.ones(5, bool)]]) == methods_report.Estimate(1, 1, 1)
+    ones = stats.wilson_interval(10, 10)  # all right: Wilson over the 2 seeds' 10 examples
+    assert methods_report.bootstrap_ci([[np.ones(5, bool)]] * 2) == methods_report.Estimate(
+        1, ones.low, 1)
+    assert methods_report.bootstrap_ci([[np.zeros(5, bool)]]).high > 0.4  # not the point 0
     with pytest.raises(ValueError, match="same slots"):
         methods_report.bootstrap_ci([[np.ones(3)], [np.ones(3), np.ones(3)]])
 
