@@ -7,7 +7,7 @@ TensorBoard training events) and writes ``report.md`` plus PNG figures (matplotl
   BBH-CoT, at the checkpoint selected on GSM8K dev (baselines: their evaluated checkpoint).
 * Table 2 — dev accuracy before → after specialization (before: the run's own pre-training
   evaluation when ``run_eval_before_training``, else the last dev evaluation of a baseline run
-  of the same model size, e.g. the lab's generalist).
+  of the same model size, e.g. the lab's generalist), each with its 95% interval.
 * Table 3 — in distribution (GSM8K test) vs out of distribution (M-A-S test mean) and BBH test
   under each selection rule (``gsm8k_dev``, ``mas_dev``, ``bbh_dev``).
 * Outputs — what Table 1's checkpoint wrote on GSM8K dev (zero-shot CoT): distinct answers,
@@ -25,112 +25,33 @@ Accuracies print as percentages. A number that no evaluation produced prints ``n
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from t5spec import report_stats
 from t5spec.errors import InputError
-from t5spec.evaluate import diversity, results, runinfo, select
-from t5spec.evaluate.benchmarks import BBH_MODES, DEFAULT_MATH_MODE, MATH_BENCHMARKS
-from t5spec.evaluate.results import Table, mean_of
-
-NOT_RUN = "not run"
-MATH_COLS = tuple(f"{b}/{DEFAULT_MATH_MODE}" for b in MATH_BENCHMARKS)
-BBH_COLS = tuple(f"bbh/{m}" for m in BBH_MODES)
-MAS_COLS = MATH_COLS[1:]
-TABLE_COLS = (*MATH_COLS, *BBH_COLS)
-COL_NAMES = ("GSM8K", "MultiArith", "ASDiv", "SVAMP", "BBH-AO", "BBH-CoT")
-FIGURES = ("fig2_curves.png", "fig3_matching.png", "fig4_formats.png")
-
-
-@dataclasses.dataclass
-class RunData:
-    """Everything the report needs from one run directory."""
-
-    info: runinfo.RunInfo
-    dev: Table
-    test: Table
-    selections: dict[str, select.Selection | None]
-    loss: list[tuple[int, float]]
-
-    @property
-    def baseline(self) -> bool:
-        return self.info.stage == "baseline"
-
-    def report_step(self, rule: str = "gsm8k_dev") -> int | None:
-        """The checkpoint a table row shows: selected by ``rule``; baselines: latest test."""
-        if self.baseline:
-            steps = list(self.test) or list(self.dev)
-            return max(steps) if steps else None
-        sel = self.selections.get(rule)
-        return None if sel is None else sel.step
-
-
-def read_loss_curve(run_dir: Path, tag: str = "loss") -> list[tuple[int, float]]:
-    """``[(step, value)]`` of a training scalar from ``RUN/train/events.*`` (empty if none).
-
-    Read with TensorBoard's own TFRecord reader and protos, without importing TensorFlow (6 of
-    the report's 8 seconds on a CPU host); a record still being written ends a file's points.
-    """
-    files = sorted((run_dir / "train").glob("events.out.tfevents.*"))
-    if not files:
-        return []
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
-    from tensorboard.util import tensor_util
-
-    points: dict[int, float] = {}
-    for path in files:
-        reader = pywrap_tensorflow.PyRecordReader_New(str(path).encode(), 0, b"", None)
-        while True:
-            try:
-                reader.GetNext()
-            except (errors.OutOfRangeError, errors.DataLossError):
-                break
-            event = event_pb2.Event.FromString(reader.record())
-            for value in event.summary.value:
-                if value.tag != tag:
-                    continue
-                kind = value.WhichOneof("value")
-                number = (
-                    float(tensor_util.make_ndarray(value.tensor))
-                    if kind == "tensor"
-                    else float(value.simple_value)
-                )
-                points[int(event.step)] = number
-    return sorted(points.items())
-
-
-def load_run_data(run_dir: str | os.PathLike) -> RunData:
-    """Reads one run; InputError if it has no evaluation results at all."""
-    path = Path(run_dir)
-    records = results.load_run(path)
-    info = runinfo.read_run_info(path)
-    dev = results.accuracy_table(records, "dev")
-    return RunData(
-        info=info,
-        dev=dev,
-        test=results.accuracy_table(records, "test"),
-        selections=_selections(dev, info.eval_before_training),
-        loss=read_loss_curve(path),
-    )
-
-
-def _selections(dev: results.Table, eval_before_training: bool) -> dict:
-    candidates = select.trained_steps(dev, eval_before_training)
-    return select.select_all(candidates) if candidates else dict.fromkeys(select.RULES)
+from t5spec.evaluate import diversity, items, select
+from t5spec.evaluate.results import mean_of
+from t5spec.report_data import (
+    BBH_COLS,
+    COL_NAMES,
+    FIGURES,
+    MAS_COLS,
+    MATH_COLS,
+    NOT_RUN,
+    TABLE_COLS,
+    RunData,
+    load_run_data,
+    row_at,
+)
+from t5spec.report_figures import figure2, figure3, figure4
 
 
 # ------------------------------------------------------------------------------------ tables
 def pct(value: float | None) -> str:
     """``"42.5"`` for 0.425; ``not run`` for None."""
     return NOT_RUN if value is None else f"{100 * value:.1f}"
-
-
-def _row_at(table: Table, step: int | None) -> dict[str, float]:
-    return {} if step is None else table.get(step, {})
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -149,7 +70,7 @@ def table1(runs: Sequence[RunData]) -> str:
     rows = []
     for run in runs:
         step = run.report_step()
-        row = _row_at(run.test, step)
+        row = row_at(run.test, step)
         found = report_stats.read_test_items(run.info.path, step)  # 95% intervals
         rows.append(
             [
@@ -172,30 +93,32 @@ def comparisons(runs: Sequence[RunData]) -> str:
     return _markdown(["A − B", "column", "items", "difference [95%]", "verdict"], rows)
 
 
-def _before_row(run: RunData, runs: Sequence[RunData]) -> dict[str, float]:
-    if run.info.eval_before_training and run.dev:
-        return run.dev[min(run.dev)]
+def _before(run: RunData, runs: Sequence[RunData]) -> tuple[RunData, int] | None:
+    """Where Table 2's "before" comes from: the run's own step-0 evaluation, else the last dev
+    evaluation of a baseline of the same model (a baseline row: its own last)."""
+    if run.baseline or run.info.eval_before_training:
+        return (run, (max if run.baseline else min)(run.dev)) if run.dev else None
     for other in runs:
         if other.baseline and other.info.model == run.info.model and other.dev:
-            return other.dev[max(other.dev)]
-    return {}
+            return other, max(other.dev)
+    return None
+
+
+def _dev_cells(run: RunData | None, step: int | None) -> list[str]:
+    """Table 2's dev accuracies of ``run`` at ``step`` with their 95% intervals."""
+    row = {} if run is None else row_at(run.dev, step)
+    found = {} if run is None or step is None else items.read_items(run.info.path, "dev", step)
+    return [report_stats.cell(found, c, row.get(c), NOT_RUN) for c in TABLE_COLS]
 
 
 def table2(runs: Sequence[RunData]) -> str:
-    """Dev accuracy before → after specialization, per specialized run."""
+    """Dev accuracy before → after specialization, per specialized run, with intervals."""
     rows = []
     targets = [r for r in runs if not r.baseline] or list(runs)
     for run in targets:
-        before = (
-            _before_row(run, runs)
-            if not run.baseline
-            else run.dev.get(max(run.dev), {})
-            if run.dev
-            else {}
-        )
-        after = {} if run.baseline else _row_at(run.dev, run.report_step())
-        cells = [f"{pct(before.get(c))} → {pct(after.get(c))}" for c in TABLE_COLS]
-        rows.append([*_describe(run), *cells])
+        before = _dev_cells(*(_before(run, runs) or (None, None)))
+        after = _dev_cells(None, None) if run.baseline else _dev_cells(run, run.report_step())
+        rows.append([*_describe(run), *(f"{b} → {a}" for b, a in zip(before, after, strict=True))])
     return _markdown(["run", "model", "loss", "formats", *COL_NAMES], rows)
 
 
@@ -205,7 +128,7 @@ def table3(runs: Sequence[RunData]) -> str:
     for run in (r for r in runs if not r.baseline):
         for rule in select.RULES:
             sel = run.selections.get(rule)
-            test = _row_at(run.test, None if sel is None else sel.step)
+            test = row_at(run.test, None if sel is None else sel.step)
             bbh = mean_of(test, BBH_COLS)
             found = report_stats.read_test_items(run.info.path, None if sel is None else sel.step)
             rows.append(
@@ -250,115 +173,6 @@ def outputs_table(runs: Sequence[RunData]) -> str:
                       "most common output (%)", "with a step (%)"], rows)
 
 
-# ----------------------------------------------------------------------------------- figures
-def _series(table: Table, cols: Sequence[str]) -> tuple[list[int], list[float]]:
-    points = [(s, mean_of(row, cols)) for s, row in table.items()]
-    points = [(s, 100 * v) for s, v in points if v is not None]
-    return [p[0] for p in points], [p[1] for p in points]
-
-
-def _not_run(ax, text: str = NOT_RUN) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="gray")
-
-
-def _curves(ax, runs: Sequence[RunData], cols: Sequence[str], title: str) -> None:
-    drawn = False
-    for run in runs:
-        steps, values = _series(run.dev, cols)
-        if not steps:
-            continue
-        if run.baseline:
-            ax.axhline(values[-1], linestyle=":", color="gray", label=run.info.label)
-        else:
-            ax.plot(steps, values, marker="o", label=run.info.label)
-        drawn = True
-    ax.set_title(title)
-    ax.set_xlabel("step")
-    ax.set_ylabel("dev accuracy (%)")
-    ax.set_ylim(-2, 102)
-    if drawn:
-        ax.legend(fontsize=6)
-    else:
-        _not_run(ax)
-
-
-def figure2(runs: Sequence[RunData], path: Path) -> Path:
-    """Math and BBH dev accuracy vs training steps."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    panels = [
-        (MATH_COLS[:1], "GSM8K dev"),
-        (MAS_COLS, "M-A-S dev (mean)"),
-        (BBH_COLS[:1], "BBH answer-only dev"),
-        (BBH_COLS[1:], "BBH CoT dev"),
-    ]
-    for ax, (cols, title) in zip(axes.flat, panels, strict=True):
-        _curves(ax, runs, cols, title)
-    fig.suptitle("Figure 2: specialization trades generic (BBH) for math ability")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def figure3(runs: Sequence[RunData], path: Path) -> Path:
-    """Distribution vs sample matching: training loss and GSM8K dev accuracy vs steps."""
-    import matplotlib.pyplot as plt
-
-    trained = [r for r in runs if not r.baseline]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    with_loss = [r for r in trained if r.loss]
-    for run in with_loss:
-        loss_ax.plot(
-            [p[0] for p in run.loss],
-            [p[1] for p in run.loss],
-            label=f"{run.info.name} ({run.info.loss})",
-        )
-    loss_ax.set_title("training loss")
-    loss_ax.set_xlabel("step")
-    if with_loss:
-        loss_ax.legend(fontsize=6)
-    else:
-        _not_run(loss_ax)
-    _curves(acc_ax, trained, MATH_COLS[:1], "GSM8K dev accuracy")
-    fig.suptitle("Figure 3: distribution matching (kl) vs sample matching (ce)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def figure4(runs: Sequence[RunData], path: Path) -> Path:
-    """Tuning formats vs test prompting: GSM8K dev, in-context and zero-shot CoT."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-    trained = [r for r in runs if not r.baseline] or list(runs)
-    modes = (("ic_cot", "tested in-context"), ("zs_cot", "tested zero-shot"))
-    fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(trained)), 4))
-    width = 0.38
-    for k, (mode, _) in enumerate(modes):
-        for i, run in enumerate(trained):
-            value = _row_at(run.dev, run.report_step()).get(f"gsm8k/{mode}")
-            x = i + (k - 0.5) * width
-            if value is None:
-                ax.text(x, 1, NOT_RUN, rotation=90, ha="center", va="bottom", fontsize=7)
-            else:
-                ax.bar(x, 100 * value, width, color=f"C{k}")
-                ax.text(x, 100 * value + 1, f"{100 * value:.1f}", ha="center", fontsize=7)
-    ax.set_xticks(range(len(trained)))
-    ax.set_xticklabels([f"{r.info.name}\ntuned: {r.info.formats}" for r in trained], fontsize=7)
-    ax.set_ylabel("GSM8K dev accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(handles=[Patch(color=f"C{k}", label=m[1]) for k, m in enumerate(modes)], fontsize=7)
-    ax.set_title("Figure 4: tuning formats × test prompting")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 # ------------------------------------------------------------------------------------ report
 def _runs_section(runs: Sequence[RunData]) -> str:
     rows = []
@@ -394,9 +208,9 @@ def _report_text(runs: list[RunData]) -> str:
         [
             "# t5spec report",
             "Accuracy in %. `not run`: no evaluation produced that number. Math columns use "
-            "zero-shot CoT prompting; BBH is the macro average over its 27 tasks. Test numbers "
-            "carry their 95% interval `[low, high]` (bootstrap over test items; none where the "
-            "evaluation kept no per-item predictions).",
+            "zero-shot CoT prompting; BBH is the macro average over its 27 tasks. Accuracies "
+            "carry their 95% interval `[low, high]` (bootstrap over the evaluated items; none "
+            "where the evaluation kept no per-item predictions).",
             "## Runs\n\n" + _runs_section(runs),
             "## Table 1: test accuracy (checkpoint selected on GSM8K dev)\n\n" + table1(runs),
             "## Comparisons: paired test differences at Table 1's checkpoints\n\n"

@@ -21,8 +21,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from t5spec.errors import InputError
 from t5spec.evaluate.benchmarks import DEFAULT_MATH_MODE
-from t5spec.evaluate.results import PREDICTIONS_DIR
+from t5spec.evaluate.results import PREDICTIONS_DIR, read_lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +70,17 @@ def read_summary(
     extracted: list[str] = []
     pattern = f"**/{PREDICTIONS_DIR}/*-{split}-{step:06d}.jsonl"
     for path in sorted(Path(run_dir).glob(pattern)):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
+        for i, line in read_lines(path):
+            try:
                 row = json.loads(line)
-                if row.get("benchmark") == benchmark and row.get("mode") == mode:
-                    outputs.append(row["output"])
-                    extracted.append(str(row["extracted"]))
+            except json.JSONDecodeError as e:
+                raise InputError(path, f"not JSON: {e.msg}", where=f"line {i}") from None
+            if not isinstance(row, dict) or row.get("benchmark") != benchmark \
+                    or row.get("mode") != mode:  # fmt: skip
+                continue
+            for name in ("output", "extracted"):
+                if name not in row:
+                    raise InputError(path, "missing", where=f"line {i}", field=name)
+            outputs.append(str(row["output"]))
+            extracted.append(str(row["extracted"]))
     return summarize(outputs, extracted) if outputs else None

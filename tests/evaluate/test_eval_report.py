@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eval_fixtures import assert_nontrivial_png, dev_rows, write_results
 
-from t5spec import report
+from t5spec import report, report_data
 from t5spec.evaluate import runinfo
 
 pytest.importorskip("matplotlib")
@@ -51,10 +51,11 @@ def test_report_tables_figures_and_not_run(tmp_path: Path) -> None:
 
     preds = kl / "inference_eval" / "predictions" / "t5spec_eval_gsm8k_zs_cot-dev-000200.jsonl"
     preds.parent.mkdir(parents=True)
-    preds.write_text("".join(json.dumps(
-        {"benchmark": "gsm8k", "mode": "zs_cot", "output": o, "extracted": e}) + "\n"
-        for o, e in (("The answer is 5", "5"), ("The answer is 5", "5"), ("2 | 3 = 5\nok", "5"),
-                     ("The answer is 6", "6"))))
+    preds.write_text("".join(json.dumps(  # the fields PredictionsLogger writes
+        {"id": f"gsm8k/dev/{i}", "benchmark": "gsm8k", "mode": "zs_cot", "output": o,
+         "extracted": e, "correct": e == "5"}) + "\n"
+        for i, (o, e) in enumerate((("The answer is 5", "5"), ("The answer is 5", "5"),
+                                    ("2 | 3 = 5\nok", "5"), ("The answer is 6", "6")))))
 
     md = report.build_report([base, kl, ce], tmp_path / "out").read_text()
     table1 = md.split("## Table 1")[1].split("## Table 2")[0]
@@ -94,5 +95,5 @@ def test_loss_curve_reads_tensor_and_simple_values_and_stops_at_a_torn_record(tm
         records.write(event.SerializeToString())
     with (train / "events.out.tfevents.2.legacy").open("ab") as f:
         f.write(b"\x40\x00\x00")  # a length header cut short
-    assert report.read_loss_curve(tmp_path / "run") == [(10, 2.5), (20, 1.25), (30, 0.75)]
-    assert report.read_loss_curve(tmp_path / "missing") == []
+    assert report_data.read_loss_curve(tmp_path / "run") == [(10, 2.5), (20, 1.25), (30, 0.75)]
+    assert report_data.read_loss_curve(tmp_path / "missing") == []

@@ -11,6 +11,8 @@ through every stage, not accuracy.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -84,24 +86,31 @@ def _best_step(dev: results.Table, rule: str) -> int:
     return min(s for s, v in score.items() if v == max(score.values()))
 
 
-def test_select_evaluates_each_rules_argmax_on_test(tiny_run: Path, data_dir: Path,
-                                                    capsys) -> None:  # fmt: skip
-    dev = results.accuracy_table(results.load_run(tiny_run), "dev")
+@pytest.fixture(scope="module")
+def selected_run(tiny_run: Path, data_dir: Path) -> Path:
+    """The tiny run after `t5spec select` (the report reads its selection and test rows)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["select", f"--run={tiny_run}", "--by=mas_dev,gsm8k_dev", "--max_examples=2",
+                     "--max_decode_length=8", "--batch_size=4",
+                     f"--vocab={data_dir / 't5_vocab' / 'spiece.model'}"])  # fmt: skip
+    assert code == 0, err.getvalue()[-4000:]
+    return tiny_run
+
+
+def test_select_evaluates_each_rules_argmax_on_test(selected_run: Path) -> None:
+    dev = results.accuracy_table(results.load_run(selected_run), "dev")
     trained = {s: row for s, row in dev.items() if s != 0}  # step 0: the "before" baseline
     best = {rule: _best_step(trained, rule) for rule in ("mas_dev", "gsm8k_dev")}
-    code = main(["select", f"--run={tiny_run}", "--by=mas_dev,gsm8k_dev", "--max_examples=2",
-                 "--max_decode_length=8", "--batch_size=4",
-                 f"--vocab={data_dir / 't5_vocab' / 'spiece.model'}"])  # fmt: skip
-    assert code == 0, capsys.readouterr().err
-    chosen = json.loads((tiny_run / "selection.json").read_text())["rules"]
+    chosen = json.loads((selected_run / "selection.json").read_text())["rules"]
     assert {rule: chosen[rule]["step"] for rule in best} == best
-    test = results.accuracy_table(results.load_run(tiny_run), "test")
+    test = results.accuracy_table(results.load_run(selected_run), "test")
     assert set(test) == set(best.values())  # one t5x.eval, every selected checkpoint
     assert all(set(row) == EVAL_TASKS for row in test.values())
 
 
-def test_report_renders_every_table_and_figure(tiny_run: Path, tmp_path: Path) -> None:
-    assert main(["report", f"--runs={tiny_run}", f"--output={tmp_path}"]) == 0
+def test_report_renders_every_table_and_figure(selected_run: Path, tmp_path: Path) -> None:
+    assert main(["report", f"--runs={selected_run}", f"--output={tmp_path}"]) == 0
     md = (tmp_path / "report.md").read_text()
     for heading in ("## Table 1", "## Table 2", "## Table 3", "## Figure 2", "## Figure 3",
                     "## Figure 4"):  # fmt: skip

@@ -11,7 +11,7 @@ import pytest
 from eval_fixtures import dev_rows, write_results
 
 from t5spec import report, report_stats
-from t5spec.evaluate import items, runinfo, stats
+from t5spec.evaluate import diversity, items, runinfo, stats
 
 pytest.importorskip("matplotlib")
 N = 200
@@ -85,3 +85,39 @@ def test_items_pair_by_key_not_by_position(tmp_path: Path) -> None:
     assert xa.tolist() == [True, True] and xb.tolist() == [True, False] and groups is None
     with pytest.raises(ValueError, match="share no test item"):
         items.common([a, items.Items(("9",), np.array([True]))])
+
+
+def _dev_predictions(folder: Path, step: int, correct: list[bool]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"t5spec_eval_gsm8k_zs_cot-dev-{step:06d}.jsonl").open("w") as f:
+        for i, ok in enumerate(correct):
+            f.write(json.dumps({"id": str(i), "benchmark": "gsm8k", "mode": "zs_cot",
+                                "split": "dev", "bbh_task": "", "correct": ok,
+                                "output": "The answer is 5", "extracted": "5"}) + "\n")
+
+
+def test_table2_before_and_after_carry_dev_intervals(tmp_path: Path) -> None:
+    base, dm = [i % 20 == 0 for i in range(N)], [i % 5 == 0 for i in range(N)]  # 5% -> 20%
+    gen = _run(tmp_path, "generalist", 100, base, base, baseline=True)
+    dev_dir = gen / "eval" / "validation_checkpoint_100" / "inference_eval"
+    write_results(dev_dir / "results.jsonl", dev_rows(100, 0.05, (0.1, 0.1, 0.1), (0.3, 0.3)))
+    _dev_predictions(dev_dir / "predictions", 100, base)
+    run = _run(tmp_path, "dm", 300, dm, base, baseline=False)
+    _dev_predictions(run / "inference_eval" / "predictions", 300, dm)
+    runinfo.write_run_info(run, model="lab")  # "before" = the same model's generalist
+    md = report.build_report([gen, run], tmp_path / "out").read_text()
+    table2 = md.split("## Table 2")[1].split("## Table 3")[0]
+    before, after = (stats.bootstrap_accuracy(x, samples=report_stats.SAMPLES) for x in (base, dm))
+    assert (f"| 5.0 [{100 * before.low:.1f}, {100 * before.high:.1f}] → "
+            f"20.0 [{100 * after.low:.1f}, {100 * after.high:.1f}] | 10.0 → 10.0 |") in table2
+
+
+def test_a_predictions_line_without_its_output_names_file_line_and_field(tmp_path: Path) -> None:
+    from t5spec.errors import InputError
+
+    folder = tmp_path / "run" / "inference_eval" / "predictions"
+    _dev_predictions(folder, 3, [True])
+    path = folder / "t5spec_eval_gsm8k_zs_cot-dev-000003.jsonl"
+    path.write_text(path.read_text().replace('"output"', '"outptu"'))
+    with pytest.raises(InputError, match=r"dev-000003.jsonl:line 1: field 'output': missing"):
+        diversity.read_summary(tmp_path / "run", 3)
