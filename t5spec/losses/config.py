@@ -3,17 +3,20 @@
 =================== ========================================= ==========================
 ``objective``       per-token loss                            batch reduction
 =================== ========================================= ==========================
-``specialization``  (1 − α)·CE + α·KL(teacher top-k ‖ q),     T5X's (Σ / normalizing
+``specialization``  (1 − α)·CE + α·D(teacher top-k ‖ q),      T5X's (Σ / normalizing
                     α = ``distill_weight`` (1: distribution   factor)
-                    matching, 0: sample matching)
+                    matching, 0: sample matching); D is
+                    ``divergence``: the sparse forward KL
+                    (``"kl"``) or GKD's JSD(β) (``"gjsd"``)
 ``stepbystep``      label tokens: CE; rationale tokens: CE    mean over label tokens
                     (``rationale_loss="ce"``, Hsieh et al.)   + λ · mean over rationale
                     or sparse top-k KL (``"kl"``, hybrid)     tokens
 =================== ========================================= ==========================
 
-The math is :mod:`t5spec.losses.sparse` and :mod:`t5spec.losses.stepbystep`; the dispatch is
-:func:`t5spec.losses.objective.batch_loss`. Pure Python (no JAX): building a config checks it,
-so a bad setting fails while T5X resolves the gin config, before any training step.
+The math is :mod:`t5spec.losses.sparse`, :mod:`t5spec.losses.gjsd` and
+:mod:`t5spec.losses.stepbystep`; the dispatch is :func:`t5spec.losses.objective.batch_loss`.
+Pure Python (no JAX): building a config checks it, so a bad setting fails while T5X resolves
+the gin config, before any training step.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ OBJECTIVES = ("specialization", "stepbystep")
 
 RATIONALE_LOSSES = ("ce", "kl")
 """``ce``: cross-entropy on the rationale (the paper); ``kl``: sparse top-k KL (hybrid)."""
+
+DIVERGENCES = ("kl", "gjsd")
+"""D of ``specialization``: ``kl`` sparse top-k forward KL; ``gjsd`` generalized JSD(β) over
+the teacher's top-k plus one rest bucket (:mod:`t5spec.losses.gjsd`; β = 0 is forward KL with
+the rest bucket, β = 1 reverse KL)."""
 
 STEPBYSTEP_NORMALIZING_FACTORS = (None, "NUM_REAL_TARGET_TOKENS")
 """Step-by-step averages each task over its own tokens; no other T5X factor makes sense."""
@@ -60,6 +68,8 @@ class LossConfig:
       rationale_loss: ``"ce"`` or ``"kl"``, the rationale part of ``"stepbystep"``.
       loss_normalizing_factor: T5X's factor (name, number or None); ``"stepbystep"`` accepts
         only None or ``"NUM_REAL_TARGET_TOKENS"`` (each task is a per-token mean already).
+      divergence: D of ``"specialization"``, one of :data:`DIVERGENCES`.
+      beta: β ∈ [0, 1] of ``divergence="gjsd"`` (GKD's; 0.5 the symmetric JSD).
     """
 
     objective: str = "specialization"
@@ -68,8 +78,18 @@ class LossConfig:
     rationale_weight: float = 1.0
     rationale_loss: str = "ce"
     loss_normalizing_factor: object = None
+    divergence: str = "kl"
+    beta: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.divergence not in DIVERGENCES:
+            choices = ", ".join(repr(c) for c in DIVERGENCES)
+            raise ValueError(f"unknown divergence {self.divergence!r}; choose from {choices}")
+        if not 0.0 <= float(self.beta) <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {self.beta}")
+        if self.divergence != "kl" and self.objective != "specialization":
+            raise ValueError(f"divergence {self.divergence!r} is a choice of the "
+                             f"specialization objective, not of {self.objective!r}")
         if self.objective not in OBJECTIVES:
             choices = ", ".join(repr(c) for c in OBJECTIVES)
             raise ValueError(f"unknown objective {self.objective!r}; choose from {choices}")

@@ -8,6 +8,7 @@ between logits and the scalar it minimizes is here, as pure JAX over the batch's
   without them trains with CE (a one-hot at the target, mask 0);
 * ``"specialization"``: the per-token KL/CE mix reduced as T5X reduces its loss (loss weights
   and normalizing factor from :func:`t5x.losses.get_loss_normalizing_factor_and_weights`);
+  with ``divergence="gjsd"`` the KL term is GKD's JSD(β) (:func:`gjsd_token_losses`);
 * ``"stepbystep"``: the same per-token terms with the teacher restricted to rationale tokens
   (``decoder_format_ids``), then one mean per task: label mean + λ · rationale mean.
 """
@@ -21,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from t5x import losses as t5x_losses
 
-from t5spec.losses import sparse, stepbystep
+from t5spec.losses import gjsd, sparse, stepbystep
 from t5spec.losses.config import LossConfig
 
 Array = jax.Array
@@ -91,14 +92,8 @@ def batch_loss(
     )
     if weights is None:
         weights = (targets > 0).astype(jnp.float32)
-    terms = sparse.specialization_token_losses(
-        logits,
-        targets,
-        *teacher_arrays(batch),
-        distill_weight=config.token_distill_weight,
-        z_loss=z_loss,
-        renormalize=config.renormalize_teacher,
-    )
+    token_losses = gjsd_token_losses if config.divergence == "gjsd" else _kl_token_losses
+    terms = token_losses(config, logits, targets, *teacher_arrays(batch), z_loss=z_loss)
     return BatchLoss(
         loss=sparse.reduce_tokens(terms.loss, weights, factor),
         z_loss=sparse.reduce_tokens(terms.z_term, weights, factor),
@@ -107,6 +102,34 @@ def batch_loss(
         terms=terms,
         parts=None,
     )
+
+
+def _kl_token_losses(config: LossConfig, logits, targets, ids, probs, mask, *,
+                     z_loss: float) -> sparse.TokenLosses:
+    return sparse.specialization_token_losses(
+        logits, targets, ids, probs, mask, distill_weight=config.token_distill_weight,
+        z_loss=z_loss, renormalize=config.renormalize_teacher)
+
+
+def gjsd_token_losses(config: LossConfig, logits: Array, targets: Array, ids: Array,
+                      probs: Array, mask: Array, *, z_loss: float) -> sparse.TokenLosses:
+    """Per token, α = ``distill_weight`` · mask: (1 − α)·CE + α·JSD(β) + z-loss, where JSD(β)
+    is :func:`t5spec.losses.gjsd.generalized_jsd` over the teacher's top-k and one rest bucket
+    (renormalized first with ``renormalize_teacher``). ``kl`` of the returned terms holds the
+    JSD(β) (0 where mask = 0), the divergence actually minimized."""
+    ce_terms = sparse.specialization_token_losses(  # CE + z-loss, its custom gradient
+        logits, targets, ids, probs, mask, distill_weight=0.0, z_loss=z_loss)
+    m = (mask > 0).astype(jnp.float32)
+    p = probs.astype(jnp.float32) * m[..., None]
+    if config.renormalize_teacher:
+        s = jnp.sum(p, axis=-1, keepdims=True)
+        p = p / jnp.where(s > 0, s, 1.0)
+    jsd = gjsd.generalized_jsd(logits, ids, p, float(config.beta)).loss * m
+    alpha = config.token_distill_weight * m
+    loss = (1.0 - alpha) * ce_terms.loss + alpha * ce_terms.z_term + alpha * jsd
+    return dataclasses.replace(ce_terms, loss=loss, kl=jsd,
+                               teacher_mass=jnp.sum(probs.astype(jnp.float32) * m[..., None], -1),
+                               is_distribution=m)
 
 
 def _stepbystep(config, logits, batch, targets, task_ids, z_loss) -> BatchLoss:

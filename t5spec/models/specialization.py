@@ -71,6 +71,8 @@ class SpecializationModel(CachedDecodingModel):
       rationale_weight: λ ≥ 0 of ``"stepbystep"``.
       rationale_loss: ``"ce"`` (paper) or ``"kl"`` (hybrid), of ``"stepbystep"``.
       format_names: names of ``decoder_format_ids`` 1, 2, … for the per-format metrics.
+      divergence: ``"kl"`` (sparse top-k forward KL) or ``"gjsd"`` (GKD's JSD(β)), the
+        distribution term of ``"specialization"``; beta: its β.
       t5x_decode_cache: decode with T5X's own caches instead of t5spec's (same results).
     """
 
@@ -96,6 +98,8 @@ class SpecializationModel(CachedDecodingModel):
         rationale_loss: str = "ce",
         format_names: Sequence[str] = FORMATS,
         t5x_decode_cache: bool = False,
+        divergence: str = "kl",
+        beta: float = 0.5,
     ):
         self.loss_config = LossConfig(
             objective=objective,
@@ -104,6 +108,8 @@ class SpecializationModel(CachedDecodingModel):
             rationale_weight=rationale_weight,
             rationale_loss=rationale_loss,
             loss_normalizing_factor=loss_normalizing_factor,
+            divergence=divergence,
+            beta=float(beta),
         )
         if label_smoothing:
             raise ValueError("SpecializationModel does not support label_smoothing (use 0.0)")
