@@ -40,6 +40,26 @@ class ModelShape:
     num_layers: int = 2  # encoder and decoder each
 
 
+# Lab student presets, smallest first (T5 1.1 shapes; parameters: param_count(·, 1024 rows)).
+LAB_PRESETS: dict[str, ModelShape] = {
+    "lab_xxs": ModelShape(emb_dim=16, num_heads=2, head_dim=8, mlp_dim=32, num_layers=1),
+    "lab_xs": ModelShape(emb_dim=32, num_heads=2, head_dim=16, mlp_dim=64, num_layers=1),
+    "lab_s": ModelShape(emb_dim=64, num_heads=4, head_dim=16, mlp_dim=256, num_layers=2),
+    "lab_m": ModelShape(emb_dim=96, num_heads=4, head_dim=24, mlp_dim=384, num_layers=2),
+    "lab_l": ModelShape(emb_dim=128, num_heads=4, head_dim=32, mlp_dim=512, num_layers=3),
+}
+
+
+def param_count(shape: ModelShape, vocab_rows: int) -> int:
+    """Trainable parameters of the lab's T5 1.1 network (untied logits, gated-GeLU MLP,
+    32-bucket relative position biases), e.g. 90_464 for ``lab_xs`` with 1024 rows."""
+    d, m, inner = shape.emb_dim, shape.mlp_dim, shape.num_heads * shape.head_dim
+    attention, mlp = 4 * d * inner, 3 * d * m
+    encoder = shape.num_layers * (attention + mlp + 2 * d) + d
+    decoder = shape.num_layers * (2 * attention + mlp + 3 * d) + d
+    return 2 * vocab_rows * d + encoder + decoder + 2 * 32 * shape.num_heads
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainBudget:
     """One T5X training run's budget.

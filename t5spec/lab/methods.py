@@ -13,6 +13,9 @@ method    training (from the size's own generalist)            test evaluation (
           (distilling step-by-step: label CE + λ · CE)
 ``hybrid`` gin/lab/stepbystep.gin, ``RATIONALE_LOSS = 'kl'``   label prefix only (``sbs_label``)
           (label CE + λ · sparse top-k KL on rationales)
+``onpolicy`` R rounds: the student samples, the teacher scores   zero-shot CoT (``zs_cot``)
+          (:mod:`t5spec.lab.onpolicy`), specialize.gin with dm's
+          loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β)
 ========= =================================================== ==============================
 
 The graph reuses the ordinary lab's ``data``, ``teacher``, ``sample`` and ``align`` stages
@@ -36,26 +39,22 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from t5spec.lab import onpolicy
 from t5spec.lab import stages as st
-from t5spec.lab.config import SPECIALIZE_MIXTURES, LabConfig, ModelShape, TrainBudget
+from t5spec.lab.config import LAB_PRESETS, SPECIALIZE_MIXTURES, LabConfig, ModelShape, TrainBudget
+from t5spec.lab.config import param_count as param_count  # re-exported: the report's column
+from t5spec.lab.onpolicy import OnPolicyConfig
 
 METHODS = ("sm", "dm", "sbs", "hybrid")
+ONPOLICY = tuple(onpolicy.METHODS)  # same total training steps as METHODS (t5spec.lab.onpolicy)
 # ``gold``: sample matching on the world's gold rationales (tasks t5spec_gsm8k_gold_spec*), the
 # ceiling of "more data"; ``generalist``: the size's generalist itself, evaluated (no training).
 REFERENCES = ("gold", "generalist")
 # Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode).
 EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label",
-             "gold": "zs_cot", "generalist": "zs_cot"}
+             "gold": "zs_cot", "generalist": "zs_cot", **dict.fromkeys(ONPOLICY, "zs_cot")}
 OOD = ("multiarith", "asdiv", "svamp")
 
-# Lab student presets, smallest first (T5 1.1 shapes; parameters: param_count(·, 1024 rows)).
-LAB_PRESETS: dict[str, ModelShape] = {
-    "lab_xxs": ModelShape(emb_dim=16, num_heads=2, head_dim=8, mlp_dim=32, num_layers=1),
-    "lab_xs": ModelShape(emb_dim=32, num_heads=2, head_dim=16, mlp_dim=64, num_layers=1),
-    "lab_s": ModelShape(emb_dim=64, num_heads=4, head_dim=16, mlp_dim=256, num_layers=2),
-    "lab_m": ModelShape(emb_dim=96, num_heads=4, head_dim=24, mlp_dim=384, num_layers=2),
-    "lab_l": ModelShape(emb_dim=128, num_heads=4, head_dim=32, mlp_dim=512, num_layers=3),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +64,7 @@ class MethodsConfig:
     Attributes:
       students: student sizes, smallest first: names of :data:`LAB_PRESETS` or of ``shapes``.
       shapes: extra named student shapes (override presets of the same name).
-      methods: a subset of :data:`METHODS` and ``gold`` (trained cells).
+      methods: a subset of :data:`METHODS`, :data:`ONPOLICY` and ``gold`` (trained cells).
       generalist_row: also evaluate each size's generalist on test (a reference row, the
         "before" every method is compared with).
       seeds: specialization seeds (one run per size × method × seed).
@@ -76,6 +75,7 @@ class MethodsConfig:
         ``bbh/cot``; empty: none).
       cost_examples: GSM8K-slot test questions timed for the inference cost.
       bootstrap_samples: bootstrap resamples of the report's 95% intervals.
+      onpolicy: the loop of ``onpolicy`` / ``onpolicy_jsd`` (rounds, m, temperature, λ, β).
     """
 
     students: Sequence[str] = ("lab_s", "lab_m", "lab_l")
@@ -89,6 +89,7 @@ class MethodsConfig:
     generic_tasks: Sequence[str] = ("bbh/ao",)
     cost_examples: int = 20
     bootstrap_samples: int = 2000
+    onpolicy: OnPolicyConfig = dataclasses.field(default_factory=OnPolicyConfig)
 
     def shape(self, student: str) -> ModelShape:
         """The shape of a student name; ValueError naming the known ones if there is none."""
@@ -105,10 +106,10 @@ class MethodsConfig:
             s = self.shape(student)
             if min(s.emb_dim, s.num_heads, s.head_dim, s.mlp_dim, s.num_layers) <= 0:
                 raise ValueError(f"student {student!r}: every dimension must be > 0, got {s}")
-        unknown = [m for m in self.methods if m not in (*METHODS, "gold")]
+        unknown = [m for m in self.methods if m not in (*METHODS, *ONPOLICY, "gold")]
         if unknown or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"unknown or repeated method(s) in {list(self.methods)}; "
-                             f"choose distinct ones from {', '.join(METHODS)}, gold")
+                             f"choose distinct ones from {', '.join((*METHODS, *ONPOLICY))}, gold")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
         lam = float(self.rationale_weight)
@@ -148,6 +149,8 @@ def load(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> tuple[LabCon
     cfg = lab_config.load(gin_files, bindings)
     mcfg = gin.get_configurable(MethodsConfig)()
     mcfg.validate()
+    if set(mcfg.methods) & set(ONPOLICY):
+        mcfg.onpolicy.validate(budget(cfg, mcfg).steps)
     return cfg, mcfg
 
 
@@ -155,16 +158,6 @@ def runs(mcfg: MethodsConfig) -> list[MethodRun]:
     """Every cell, by size, then method, then seed."""
     return [MethodRun(s, m, seed) for s in mcfg.students for m in mcfg.methods
             for seed in mcfg.seeds]  # fmt: skip
-
-
-def param_count(shape: ModelShape, vocab_rows: int) -> int:
-    """Trainable parameters of the lab's T5 1.1 network (untied logits, gated-GeLU MLP,
-    32-bucket relative position biases), e.g. 90_464 for ``lab_xs`` with 1024 rows."""
-    d, m, inner = shape.emb_dim, shape.mlp_dim, shape.num_heads * shape.head_dim
-    attention, mlp = 4 * d * inner, 3 * d * m
-    encoder = shape.num_layers * (attention + mlp + 2 * d) + d
-    decoder = shape.num_layers * (2 * attention + mlp + 3 * d) + d
-    return 2 * vocab_rows * d + encoder + decoder + 2 * 32 * shape.num_heads
 
 
 # ------------------------------------------------------------------------------ paths & argv
@@ -176,6 +169,20 @@ def run_dir(paths: st.LabPaths, run: MethodRun) -> Path:
     if run.method == "generalist":  # the reference row: the size's generalist itself
         return generalist_dir(paths, run.student)
     return paths.run("methods") / run.student / f"{run.method}_s{run.seed}"
+
+
+def result_dir(mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
+    """The MODEL_DIR of the cell's evaluated checkpoint (on-policy: its last round's)."""
+    folder = run_dir(paths, run)
+    return onpolicy.final_model_dir(folder, mcfg.onpolicy) if run.method in ONPOLICY else folder
+
+
+def onpolicy_cell(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+                  run: MethodRun) -> onpolicy.Cell:  # fmt: skip
+    g = cfg.generalist.steps
+    return onpolicy.Cell(run.name, run.method, run_dir(paths, run), model_gin(paths, run.student),
+                         st.last_checkpoint(generalist_dir(paths, run.student), g),
+                         f"generalist_{run.student}", g, budget(cfg, mcfg), cfg.seed + 2 + run.seed)
 
 
 def model_gin(paths: st.LabPaths, student: str) -> Path:
@@ -203,7 +210,7 @@ def reference_runs(mcfg: MethodsConfig) -> list[MethodRun]:
 
 def eval_dir(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
     """Where ``t5x.eval`` of the last checkpoint writes (as ``t5spec eval`` files it)."""
-    return run_dir(paths, run) / "eval" / f"test_checkpoint_{cell_step(cfg, mcfg, run)}"
+    return result_dir(mcfg, paths, run) / "eval" / f"test_checkpoint_{cell_step(cfg, mcfg, run)}"
 
 
 def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[str]:
@@ -272,7 +279,8 @@ def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
 
     ev = cfg.evaluation
     return [command.t5x_eval_argv(command.EvalRequest(
-        checkpoint=str(st.last_checkpoint(run_dir(paths, run), cell_step(cfg, mcfg, run))),
+        checkpoint=str(st.last_checkpoint(result_dir(mcfg, paths, run),
+                                          cell_step(cfg, mcfg, run))),
         model_gin=str(model_gin(paths, run.student)),
         output_dir=str(eval_dir(cfg, mcfg, paths, run)), mixture=mixture, split="test",
         max_examples=mcfg.test_examples or ev.test_examples,
@@ -288,7 +296,7 @@ def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
     import sys
 
     out = eval_dir(cfg, mcfg, paths, run) / "inference_cost.json"
-    checkpoint = st.last_checkpoint(run_dir(paths, run), cell_step(cfg, mcfg, run))
+    checkpoint = st.last_checkpoint(result_dir(mcfg, paths, run), cell_step(cfg, mcfg, run))
     mode = "label" if EVAL_MODE[run.method] == "sbs_label" else "zs_cot"
     return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
             f"--vocab={paths.vocab('student')}", f"--data_dir={paths.data}", f"--mode={mode}",
@@ -351,15 +359,20 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
             progress=(cfg.generalist.steps, lambda lg=log: logged_train_step(lg))))
     start, steps = cfg.generalist.steps, budget(cfg, mcfg).steps
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        if run.method != "generalist":
+        trained = f"train_{run.name}"
+        if run.method in ONPOLICY:
+            cell = onpolicy_cell(cfg, mcfg, paths, run)
+            graph += onpolicy.round_stages(cfg, mcfg.onpolicy, paths, cell)
+            trained = onpolicy.last_stage(cell, mcfg.onpolicy)
+        elif run.method != "generalist":
             graph.append(pipeline._train_stage(
-                f"train_{run.name}", (f"generalist_{run.student}", "align"),
+                trained, (f"generalist_{run.student}", "align"),
                 specialize_argv(cfg, mcfg, paths, run),
                 run_dir(paths, run), steps, paths, start=start))
         evals = [*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
         graph.append(Stage(
             f"eval_{run.name}", (f"generalist_{run.student}" if run.method == "generalist"
-                                 else f"train_{run.name}",),
+                                 else trained,),
             lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
             outputs=(eval_dir(cfg, mcfg, paths, run), paths.log(f"eval_{run.name}"))))
     graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in
@@ -389,7 +402,8 @@ def _settings_text(cfg: LabConfig, mcfg: MethodsConfig) -> str:
             f"{b.steps} steps (batch {b.batch_size}, learning rate {b.learning_rate}) on the "
             f"same aligned teacher samples; λ = {mcfg.rationale_weight:g} for sbs/hybrid; "
             f"seeds {list(mcfg.seeds)}; test examples per task "
-            f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint.")
+            f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint."
+            + (mcfg.onpolicy.describe() if set(mcfg.methods) & set(ONPOLICY) else ""))
 
 
 def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
@@ -400,7 +414,9 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
              st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
     argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)]
+        train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)] \
+            if run.method not in ONPOLICY else \
+            onpolicy.commands(cfg, mcfg.onpolicy, paths, onpolicy_cell(cfg, mcfg, paths, run))
         argvs += [*train, *eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -24,7 +24,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from t5spec.lab import config as lab_config
@@ -53,13 +53,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_teacher(cfg: LabConfig, paths: st.LabPaths) -> Iterator[str]:
-    """``t5spec serve`` on the teacher checkpoint for the duration; yields the base URL."""
+def served_teacher(cfg: LabConfig, paths: st.LabPaths, extra_argv: Sequence[str] = (),
+                   log_name: str = "serve") -> Iterator[str]:  # fmt: skip
+    """``t5spec serve`` on the teacher checkpoint (``extra_argv`` appended: later flags win)
+    for the duration, output in ``logs/<log_name>.log``; yields the base URL."""
     port = _free_port()
-    log = paths.log("serve")
+    log = paths.log(log_name)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as out:
-        proc = subprocess.Popen(st.serve_argv(cfg, paths, port), cwd=REPO,
+        proc = subprocess.Popen([*st.serve_argv(cfg, paths, port), *extra_argv], cwd=REPO,
                                 env=child_env(paths), stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + SERVE_START_TIMEOUT_S
