@@ -150,3 +150,20 @@ def test_prompts_and_texts_round_trip(tmp_path: Path) -> None:
     with pytest.raises(runner.StageFailed, match="another input"):
         onpolicy.texts_from_predictions(tmp_path / "pred.jsonl", tmp_path / "prompts.jsonl",
                                         tmp_path / "texts.jsonl")
+
+
+def test_the_cli_runs_the_glue_steps_and_exits_2_on_bad_input(tmp_path: Path, capsys) -> None:
+    from t5spec.lab import onpolicy_cli
+
+    store.write_shards([_sample(f"on{i}") for i in range(2)], tmp_path / "on")
+    store.write_shards([_sample(f"off{i}") for i in range(6)], tmp_path / "off")
+    argv = ["mix", f"--on_policy={tmp_path / 'on'}", f"--off_policy={tmp_path / 'off'}",
+            f"--output={tmp_path / 'mixed'}", "--seed=1"]
+    assert onpolicy_cli.main([*argv, "--rate=0.25"]) == 0
+    assert "2 on-policy + 6 off-policy" in capsys.readouterr().out
+    assert onpolicy_cli.main([*argv, "--rate=0"]) == 2
+    assert "--rate must be in (0, 1]" in capsys.readouterr().err
+    missing = ["texts", f"--prompts={tmp_path / 'none.jsonl'}",
+               f"--predictions={tmp_path / 'p.jsonl'}", f"--output={tmp_path / 't.jsonl'}"]
+    assert onpolicy_cli.main(missing) == 2
+    assert "none.jsonl" in capsys.readouterr().err
