@@ -167,3 +167,108 @@ def test_the_cli_runs_the_glue_steps_and_exits_2_on_bad_input(tmp_path: Path, ca
                f"--predictions={tmp_path / 'p.jsonl'}", f"--output={tmp_path / 't.jsonl'}"]
     assert onpolicy_cli.main(missing) == 2
     assert "none.jsonl" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ a real round
+ROUND = "lab_xxs_onpolicy_jsd_s0_r1"
+ONE_METHOD = "methods.MethodsConfig.methods = ('onpolicy_jsd',)"
+
+
+def _records(folder: Path) -> dict[str, str]:
+    """The teacher store's lines by key (each key must occur once)."""
+    lines = [ln for p in sorted(folder.glob("samples-*.jsonl")) for ln in p.read_text().splitlines()
+             if ln.strip()]
+    by_key = {json.loads(ln)["key"]: ln for ln in lines}
+    assert len(by_key) == len(lines), "a record stored twice"
+    return by_key
+
+
+def run_until_then_kill(argv: list[str], ready, out: Path, timeout_s: float = 1500) -> object:
+    """Runs ``t5spec *argv`` in its own process group (output to ``out``); SIGKILLs the group
+    once ``ready()`` returns something truthy, and returns it (tests/lab/test_lab_quick.py's
+    pattern, with the moment to kill as an argument)."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with out.open("wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "t5spec.cli", *argv], cwd=REPO,
+                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = out.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"the lab exited ({proc.returncode}) before the kill:\n{tail}")
+            if found := ready():
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"nothing to kill at after {timeout_s} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def killed_round(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One on-policy round at the quick sizes, SIGKILLed while the teacher scores the
+    student's samples (some records stored, the stage not done), then the same command."""
+    from t5spec.cli import main
+
+    root = tmp_path_factory.mktemp("onpolicy")
+    paths = stages.LabPaths(root)
+    scored = root / "runs" / "methods" / "lab_xxs" / "onpolicy_jsd_s0" / "round1" / "scored"
+    argv = ["lab", "--experiment=methods", f"--gin_file={GIN}", f"--gin_param={ONE_METHOD}",
+            f"--lab_dir={root}", "--no_progress"]
+
+    def scoring_started() -> dict[str, str] | None:
+        if paths.marker(f"score_{ROUND}").exists():
+            raise AssertionError("the scoring stage finished before it could be killed")
+        if not scored.is_dir():
+            return None
+        try:
+            return _records(scored) or None
+        except (json.JSONDecodeError, KeyError):
+            return None  # a line being written
+
+    before = run_until_then_kill(argv, scoring_started, root.parent / f"{root.name}.out")
+    assert not paths.marker(f"score_{ROUND}").exists()  # killed mid-stage
+    assert main(argv) == 0  # the same command again
+    return root, before
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_the_killed_round_resumed_with_the_same_records(killed_round) -> None:
+    root, before = killed_round
+    folder = root / "runs" / "methods" / "lab_xxs" / "onpolicy_jsd_s0" / "round1"
+    after = _records(folder / "scored")
+    texts = [json.loads(ln) for ln in (folder / "texts.jsonl").read_text().splitlines()]
+    assert {k: after[k] for k in before} == before  # stored before the kill: untouched
+    assert len(after) == len(texts)  # every text scored exactly once
+    log = stages.LabPaths(root).log(f"score_{ROUND}").read_text(errors="replace")
+    assert log.count("teacher score") >= 2  # the killed invocation and the resumed one
+    summary = json.loads((folder / "mixed" / "mix.json").read_text())
+    assert summary["on_policy"] >= 1 and summary["mixture_rate"] == 0.5
+    cfg, _ = methods.load([GIN], [ONE_METHOD])
+    assert summary == onpolicy.mix(folder / "aligned", root / "aligned", folder / "mixed",
+                                   0.5, seed=cfg.seed + 2)  # deterministic: the same records
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_the_round_trained_from_the_generalist_and_is_a_report_row(killed_round) -> None:
+    root, _ = killed_round
+    cfg, mcfg = methods.load([GIN], [ONE_METHOD])
+    model = root / "runs" / "methods" / "lab_xxs" / "onpolicy_jsd_s0" / "round1" / "model"
+    final = cfg.generalist.steps + mcfg.specialize.steps  # the off-policy methods' last step
+    assert (model / f"checkpoint_{final}").is_dir()
+    log = stages.LabPaths(root).log(f"train_{ROUND}").read_text(errors="replace")
+    assert "--gin.SpecializationModel.divergence='gjsd'" in log
+    assert "generalist/checkpoint_" in log
+    report = (root / "report" / "methods.md").read_text()
+    assert "| onpolicy_jsd | lab_xxs |" in report
