@@ -136,7 +136,8 @@ def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
     sizes = [methods.param_count(mcfg.shape(s), 1024) for s in mcfg.students]
     assert len(sizes) >= 3 and sizes == sorted(sizes) and sizes[0] <= 500_000
     assert len(mcfg.seeds) >= 3 and mcfg.generalist_row
-    assert set(mcfg.methods) == {"sm", "dm", "sbs", "hybrid", "gold"}
+    assert set(mcfg.methods) == {"sm", "dm", "sbs", "hybrid", "gold", "onpolicy"}
+    mcfg.onpolicy.validate(mcfg.specialize.steps)  # its rounds divide the same budget
     assert cfg.teacher_train.steps == 1200 and mcfg.test_examples >= 300  # lab_math's teacher
     head = gin_file.read_text().splitlines()[:40]
     assert all(any(k in ln for ln in head) for k in ("Command", "Hardware", "Expected"))
@@ -144,6 +145,8 @@ def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
     graph = {s.name: s for s in methods.build_stages(cfg, mcfg, paths)}
     assert graph["eval_lab_s_generalist_s0"].deps == ("generalist_lab_s",)
     assert "train_lab_s_generalist_s0" not in graph
+    rounds = [n for n in graph if n.startswith("train_lab_s_onpolicy_s0_r")]
+    assert len(rounds) == mcfg.onpolicy.rounds == 3 and "score_lab_s_onpolicy_s0_r2" in graph
     gold = methods.specialize_argv(cfg, mcfg, paths, methods.MethodRun("lab_s", "gold", 0))
     assert "--gin.MIXTURE_OR_TASK_NAME='t5spec_gsm8k_gold_spec_zero_shot'" in gold
     assert "--gin.DISTILL_WEIGHT=0.0" in gold
