@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any
 
-from t5spec.errors import EXIT_BAD_INPUT, InputError
+from t5spec.errors import InputError
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
@@ -113,10 +113,8 @@ def _stats(directory: str, question_ids: set[str] | None = None) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from t5spec.teacher import cli_run
     from t5spec.teacher import estimate as est
-    from t5spec.teacher.client import FatalTeacherError
     from t5spec.teacher.sampler import Question
     from t5spec.teacher.store import scan_store
 
@@ -149,25 +147,16 @@ def _sample(args: argparse.Namespace) -> int:
     if args.dry_run:  # read-only: no request, no manifest
         announce(scan_store(args.output).keys if os.path.isdir(args.output) else set())
         return 0
-    try:
-        report = asyncio.run(_run_async(args, api_key, questions, settings, announce))
-    except FatalTeacherError as e:
-        print(f"t5spec teacher: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("t5spec teacher: interrupted; finished samples are stored, run the same command "
-              "to resume", file=sys.stderr)
-        return 130
+    report = cli_run.run_requests(_run_async(args, api_key, questions, settings, announce),
+                                  "samples")  # fmt: skip
+    if isinstance(report, int):
+        return report
     print(report.summary(), file=sys.stderr)
     if report.n_fallback:
         print("note: the server ignored n>1; fell back to one sample per request",
               file=sys.stderr)
     _stats(args.output, {q.id for q in questions})
-    if report.failed:
-        print(f"{report.failed} samples failed after {args.max_retries} retries "
-              f"(first: {report.failures[0]}); run again to resume", file=sys.stderr)
-        return 1
-    return 0
+    return cli_run.final_status(report, "samples", args.max_retries)
 
 
 async def _run_async(

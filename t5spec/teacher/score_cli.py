@@ -55,12 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, api_key: str) -> int:
     """Validates the input, then scores what the store lacks (see module docstring)."""
-    import asyncio
-
     from t5spec.data import formats
-    from t5spec.errors import EXIT_BAD_INPUT, InputError
-    from t5spec.teacher import scorer
-    from t5spec.teacher.client import FatalTeacherError
+    from t5spec.errors import InputError
+    from t5spec.teacher import cli_run, scorer
 
     for name, low in (("top_logprobs", 0), ("concurrency", 1), ("max_retries", 0)):
         if getattr(args, name) < low:
@@ -74,24 +71,14 @@ def run(args: argparse.Namespace, api_key: str) -> int:
         model=args.model, echo=args.echo, prompt_id=args.prompt_id,
         prompt_sha256=hashlib.sha256(template.encode("utf-8")).hexdigest(),
         top_logprobs=args.top_logprobs, input_sha256=scorer.input_sha256(args.texts))
-    try:
-        report = asyncio.run(_run_async(args, api_key, texts, prompts, settings))
-    except FatalTeacherError as e:
-        print(f"t5spec teacher: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("t5spec teacher: interrupted; finished texts are stored, run the same command "
-              "to resume", file=sys.stderr)
-        return 130
+    report = cli_run.run_requests(_run_async(args, api_key, texts, prompts, settings), "texts")
+    if isinstance(report, int):
+        return report
     print(report.summary().replace(" kept", " valid"), file=sys.stderr)
     print(json.dumps({"texts": len(texts), "written": report.written,
                       "already_stored": report.already_stored, "invalid": report.invalid,
                       "failed": report.failed}, sort_keys=True))
-    if report.failed:
-        print(f"{report.failed} texts failed after {args.max_retries} retries "
-              f"(first: {report.failures[0]}); run again to resume", file=sys.stderr)
-        return 1
-    return 0
+    return cli_run.final_status(report, "texts", args.max_retries)
 
 
 async def _run_async(args: argparse.Namespace, api_key: str, texts: list, prompts: list,
