@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from t5spec import gin_names as gn
 from t5spec import paths
 from t5spec.errors import InputError
 
@@ -96,6 +97,7 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
     """The ``python -m t5x.eval ...`` argument vector for ``req``."""
     if req.split not in SPLITS:
         raise InputError(None, f"unknown split {req.split!r}; choose from {SPLITS}", field="split")
+    gn.check_not_renamed(req.bindings, flag="gin")  # "... was renamed to X"
     argv = [
         sys.executable,
         "-m",
@@ -103,30 +105,30 @@ def t5x_eval_argv(req: EvalRequest) -> list[str]:
         f"--gin_search_paths={GIN_ROOT}",
         f"--gin_file={req.model_gin}",
         f"--gin_file={EVAL_GIN}",
-        f"--gin.CHECKPOINT_PATH={_q(req.checkpoint)}",
-        f"--gin.EVAL_OUTPUT_DIR={_q(req.output_dir)}",
-        f"--gin.EVAL_SPLIT={_q(req.split)}",
+        f"--gin.{gn.CHECKPOINT_PATH}={_q(req.checkpoint)}",
+        f"--gin.{gn.EVAL_OUTPUT_DIR}={_q(req.output_dir)}",
+        f"--gin.{gn.EVAL_SPLIT}={_q(req.split)}",
     ]
     if isinstance(req.mixture, tuple):
         argv += [
-            "--gin.MIXTURE_OR_TASK_NAME=@t5spec.evaluate.tasks.mixture_of()",
-            f"--gin.t5spec.evaluate.tasks.mixture_of.tasks={list(req.mixture)!r}",
+            f"--gin.{gn.MIXTURE_OR_TASK_NAME}=@{gn.MIXTURE_OF}()",
+            f"--gin.{gn.MIXTURE_OF_TASKS}={list(req.mixture)!r}",
         ]
     else:
-        argv.append(f"--gin.MIXTURE_OR_TASK_NAME={_q(req.mixture)}")
+        argv.append(f"--gin.{gn.MIXTURE_OR_TASK_NAME}={_q(req.mixture)}")
     for macro, value in (
-        ("EVAL_MAX_EXAMPLES", req.max_examples),
-        ("MAX_DECODE_LENGTH", req.max_decode_length),
-        ("EVAL_BATCH_SIZE", req.batch_size),
+        (gn.EVAL_MAX_EXAMPLES, req.max_examples),
+        (gn.MAX_DECODE_LENGTH, req.max_decode_length),
+        (gn.EVAL_BATCH_SIZE, req.batch_size),
     ):
         if value is not None:
             argv.append(f"--gin.{macro}={int(value)}")
     if req.vocab:
-        argv.append(f"--gin.T5SPEC_VOCAB={_q(req.vocab)}")
+        argv.append(f"--gin.{gn.T5SPEC_VOCAB}={_q(req.vocab)}")
     if req.data_dir:
-        argv.append(f"--gin.TaskPaths.data_dir={_q(req.data_dir)}")
+        argv.append(f"--gin.{gn.TASK_DATA_DIR}={_q(req.data_dir)}")
     if req.every_checkpoint:
-        argv.append("--gin.utils.RestoreCheckpointConfig.mode='all'")
+        argv.append(f"--gin.{gn.RESTORE_MODE}='all'")
     argv += [f"--gin.{b}" for b in req.bindings]
     return argv
 

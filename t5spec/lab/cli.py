@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from t5spec import gin_names as gn
 from t5spec.lab.stages import GIN
 
 EXPERIMENTS = ("spec", "methods")
@@ -164,8 +165,8 @@ def _part_bindings(args: argparse.Namespace) -> list[str]:
         raise InputError(None, "--sizes/--seeds select a part of --experiment=methods only")
     if not all(s.isdigit() for s in seeds):
         raise InputError(None, f"--seeds must be comma-separated integers, got {args.seeds!r}")
-    out = [f"methods.MethodsConfig.students={tuple(sizes)!r}"] if sizes else []
-    return out + ([f"methods.MethodsConfig.seeds={tuple(map(int, seeds))!r}"] if seeds else [])
+    out = [f"{gn.METHODS_STUDENTS}={tuple(sizes)!r}"] if sizes else []
+    return out + ([f"{gn.METHODS_SEEDS}={tuple(map(int, seeds))!r}"] if seeds else [])
 
 
 def _write_results(args, cfg, methods_cfg, paths, gin_files, graph, wall_s: float) -> Path:

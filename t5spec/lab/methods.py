@@ -39,6 +39,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from t5spec import gin_names as gn
 from t5spec.lab import onpolicy
 from t5spec.lab import stages as st
 from t5spec.lab.config import LAB_PRESETS, SPECIALIZE_MIXTURES, LabConfig, ModelShape, TrainBudget
@@ -229,12 +230,12 @@ def _method_bindings(cfg: LabConfig, mcfg: MethodsConfig, method: str) -> list[s
             mixture = mixture.replace("t5spec_gsm8k_spec", "t5spec_gsm8k_gold_spec")
         # (formats 'all' is specialize.gin's own mixture: no flag, earlier runs stay cached)
         flag = [] if mixture == SPECIALIZE_MIXTURES["all"] else \
-            [f"--gin.MIXTURE_OR_TASK_NAME={mixture!r}"]
+            [f"--gin.{gn.MIXTURE_OR_TASK_NAME}={mixture!r}"]
         return [f"--gin_file={st.GIN / 'lab' / 'no_dev_eval.gin'}",  # test eval: own stage
-                f"--gin.DISTILL_WEIGHT={1.0 if method == 'dm' else 0.0}", *flag]  # fmt: skip
+                f"--gin.{gn.DISTILL_WEIGHT}={1.0 if method == 'dm' else 0.0}", *flag]  # fmt: skip
     loss = "kl" if method == "hybrid" else "ce"
-    return [f"--gin.RATIONALE_LOSS={loss!r}",
-            f"--gin.RATIONALE_WEIGHT={float(mcfg.rationale_weight)}"]  # fmt: skip
+    return [f"--gin.{gn.RATIONALE_LOSS}={loss!r}",
+            f"--gin.{gn.RATIONALE_WEIGHT}={float(mcfg.rationale_weight)}"]  # fmt: skip
 
 
 def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
@@ -246,9 +247,9 @@ def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
                           budget(cfg, mcfg), final_step(cfg, mcfg),
                           cfg.seed + 2 + run.seed)  # fmt: skip
     init = st.last_checkpoint(generalist_dir(paths, run.student), start)
-    return [*argv, f"--gin.INITIAL_CHECKPOINT_PATH={str(init)!r}",
-            "--gin.utils.SaveCheckpointConfig.save_dataset=False",  # see stages.specialize_argv
-            f"--gin.ALIGNED_DATA={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
+    return [*argv, f"--gin.{gn.INITIAL_CHECKPOINT_PATH}={str(init)!r}",
+            f"--gin.{gn.SAVE_DATASET}=False",  # see stages.specialize_argv
+            f"--gin.{gn.ALIGNED_DATA}={str(paths.aligned / 'gsm8k_train-*.tfrecord*')!r}",
             st.exemplars_flag(cfg), *_method_bindings(cfg, mcfg, run.method)]  # fmt: skip
 
 
@@ -286,7 +287,7 @@ def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
         max_examples=mcfg.test_examples or ev.test_examples,
         max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
         vocab=str(paths.vocab("student")), data_dir=str(paths.data),
-        bindings=(f"utils.DatasetConfig.task_feature_lengths={st.eval_lengths(cfg)!r}",),
+        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",),
     )) for mixture in _eval_mixtures(mcfg, run.method)]
 
 

@@ -27,6 +27,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from t5spec import gin_names
 from t5spec.lab import config as lab_config
 from t5spec.lab import stages as st
 from t5spec.lab.config import LabConfig
@@ -147,7 +148,7 @@ def student_label(cfg: LabConfig) -> str:
 
 # ------------------------------------------------------------------------------- the graph
 def _model_dir(argv: list[str]) -> str:
-    value = next(a for a in argv if a.startswith("--gin.MODEL_DIR=")).split("=", 1)[1]
+    value = next(a for a in argv if a.startswith(f"--gin.{gin_names.MODEL_DIR}=")).split("=", 1)[1]
     return value.strip("'\"")
 
 

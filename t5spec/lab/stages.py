@@ -28,6 +28,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from t5spec import gin_names as gn
 from t5spec.lab import config as lab_config
 from t5spec.lab.config import GIN, REPO, LabConfig, ModelShape, TrainBudget
 from t5spec.tokenization import EXTRA_IDS
@@ -94,13 +95,13 @@ def model_gin_text(shape: ModelShape, vocab_file: Path, rows: int) -> str:
         "# Written by `t5spec lab` from its LabConfig (gin/lab.gin); a model gin for T5X runs",
         "# and `t5spec select --model`. Command/hardware/expected: those of the including run.",
         f"include {_q(GIN / 'lab' / 'model.gin')}",
-        f"LAB_EMB_DIM = {shape.emb_dim}",
-        f"LAB_NUM_HEADS = {shape.num_heads}",
-        f"LAB_HEAD_DIM = {shape.head_dim}",
-        f"LAB_MLP_DIM = {shape.mlp_dim}",
-        f"LAB_NUM_LAYERS = {shape.num_layers}",
-        f"LAB_VOCAB_ROWS = {rows}",
-        f"T5SPEC_VOCAB = {_q(vocab_file)}",
+        f"{gn.LAB_EMB_DIM} = {shape.emb_dim}",
+        f"{gn.LAB_NUM_HEADS} = {shape.num_heads}",
+        f"{gn.LAB_HEAD_DIM} = {shape.head_dim}",
+        f"{gn.LAB_MLP_DIM} = {shape.mlp_dim}",
+        f"{gn.LAB_NUM_LAYERS} = {shape.num_layers}",
+        f"{gn.LAB_VOCAB_ROWS} = {rows}",
+        f"{gn.T5SPEC_VOCAB} = {_q(vocab_file)}",
         "",
     ])  # fmt: skip
 
@@ -111,12 +112,13 @@ def _train_argv(model_gin: Path, run_gin: str, model_dir: Path, budget: TrainBud
     return [
         sys.executable, "-m", "t5x.train", f"--gin_search_paths={REPO}",
         f"--gin_file={model_gin}", f"--gin_file={GIN / 'lab' / run_gin}",
-        f"--gin.MODEL_DIR={_q(model_dir)}", f"--gin.TRAIN_STEPS={total_steps}",
-        f"--gin.BATCH_SIZE={budget.batch_size}", f"--gin.LEARNING_RATE={budget.learning_rate}",
-        f"--gin.TASK_FEATURE_LENGTHS={lengths!r}",
-        f"--gin.CHECKPOINT_PERIOD={budget.checkpoint_period}",
-        f"--gin.RANDOM_SEED={seed}", f"--gin.train/utils.DatasetConfig.seed={seed}",
-        f"--gin.train.stats_period={max(1, min(budget.checkpoint_period, budget.steps // 10))}",
+        f"--gin.{gn.MODEL_DIR}={_q(model_dir)}", f"--gin.{gn.TRAIN_STEPS}={total_steps}",
+        f"--gin.{gn.BATCH_SIZE}={budget.batch_size}",
+        f"--gin.{gn.LEARNING_RATE}={budget.learning_rate}",
+        f"--gin.{gn.TASK_FEATURE_LENGTHS}={lengths!r}",
+        f"--gin.{gn.CHECKPOINT_PERIOD}={budget.checkpoint_period}",
+        f"--gin.{gn.RANDOM_SEED}={seed}", f"--gin.{gn.TRAIN_DATA_SEED}={seed}",
+        f"--gin.{gn.STATS_PERIOD}={max(1, min(budget.checkpoint_period, budget.steps // 10))}",
     ]  # fmt: skip
 
 
@@ -129,15 +131,15 @@ def generalist_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:
 def generalist_task_argv(cfg: LabConfig) -> list[str]:
     """The generalist's training mixture: generic examples, their seed, the math rate and
     the in-context math formats' exemplar count."""
-    return [f"--gin.LabTaskConfig.generic_examples={cfg.generic_train_examples}",
-            f"--gin.LabTaskConfig.generic_seed={cfg.seed + 1001}",
-            f"--gin.LabTaskConfig.math_rate={cfg.math_rate}",
+    return [f"--gin.{gn.LAB_GENERIC_EXAMPLES}={cfg.generic_train_examples}",
+            f"--gin.{gn.LAB_GENERIC_SEED}={cfg.seed + 1001}",
+            f"--gin.{gn.LAB_MATH_RATE}={cfg.math_rate}",
             exemplars_flag(cfg)]  # fmt: skip
 
 
 def exemplars_flag(cfg: LabConfig) -> str:
     """Exemplars per in-context GSM8K-format input (t5spec.tasks.specialization)."""
-    return f"--gin.ExemplarConfig.num_exemplars={cfg.math_shots}"
+    return f"--gin.{gn.NUM_EXEMPLARS}={cfg.math_shots}"
 
 
 def dev_eval_argv(cfg: LabConfig) -> list[str]:
@@ -145,13 +147,13 @@ def dev_eval_argv(cfg: LabConfig) -> list[str]:
     checkpoint: the generalist's last one is the "before" of every specialization from it."""
     ev = cfg.evaluation
     return [
-        "--gin.EVAL_MIXTURE=@t5spec.evaluate.tasks.mixture_of()",
-        f"--gin.t5spec.evaluate.tasks.mixture_of.tasks={eval_tasks(cfg)!r}",
-        f"--gin.EVAL_MAX_EXAMPLES={ev.dev_examples}",
-        f"--gin.MAX_DECODE_LENGTH={ev.max_decode_length}",
-        f"--gin.EVAL_BATCH_SIZE={ev.batch_size}",
-        "--gin.EVAL_TASK_PERIODS={}",  # BBH too at every checkpoint: the selected one has it
-        f"--gin.infer_eval/utils.DatasetConfig.task_feature_lengths={eval_lengths(cfg)!r}",
+        f"--gin.{gn.EVAL_MIXTURE}=@{gn.MIXTURE_OF}()",
+        f"--gin.{gn.MIXTURE_OF_TASKS}={eval_tasks(cfg)!r}",
+        f"--gin.{gn.EVAL_MAX_EXAMPLES}={ev.dev_examples}",
+        f"--gin.{gn.MAX_DECODE_LENGTH}={ev.max_decode_length}",
+        f"--gin.{gn.EVAL_BATCH_SIZE}={ev.batch_size}",
+        f"--gin.{gn.EVAL_TASK_PERIODS}={{}}",  # BBH too, every checkpoint: the selected one has it
+        f"--gin.{gn.INFER_EVAL_FEATURE_LENGTHS}={eval_lengths(cfg)!r}",
     ]
 
 
@@ -175,13 +177,15 @@ def specialize_argv(cfg: LabConfig, paths: LabPaths, distill_weight: float) -> l
                        cfg.specialize, start + cfg.specialize.steps, cfg.seed + 2)  # fmt: skip
     return [
         *argv,
-        f"--gin.INITIAL_CHECKPOINT_PATH={_q(last_checkpoint(paths.run('generalist'), start))}",
+        f"--gin.{gn.INITIAL_CHECKPOINT_PATH}="
+        f"{_q(last_checkpoint(paths.run('generalist'), start))}",
         # T5X would restore the generalist's data position into this run's other pipeline
         # (an Orbax initial checkpoint + save_dataset); the lab's runs are short, so none.
-        "--gin.utils.SaveCheckpointConfig.save_dataset=False",
-        f"--gin.ALIGNED_DATA={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
-        f"--gin.DISTILL_WEIGHT={float(distill_weight)}",
-        f"--gin.MIXTURE_OR_TASK_NAME={_q(lab_config.SPECIALIZE_MIXTURES[cfg.specialize_formats])}",
+        f"--gin.{gn.SAVE_DATASET}=False",
+        f"--gin.{gn.ALIGNED_DATA}={_q(paths.aligned / 'gsm8k_train-*.tfrecord*')}",
+        f"--gin.{gn.DISTILL_WEIGHT}={float(distill_weight)}",
+        f"--gin.{gn.MIXTURE_OR_TASK_NAME}="
+        f"{_q(lab_config.SPECIALIZE_MIXTURES[cfg.specialize_formats])}",
         exemplars_flag(cfg),
         *dev_eval_argv(cfg),
     ]
@@ -243,7 +247,7 @@ def select_argv(cfg: LabConfig, paths: LabPaths, run: str) -> list[str]:
         f"--data_dir={paths.data}", f"--benchmarks={','.join(eval_tasks(cfg))}",
         "--split=test", f"--max_examples={ev.test_examples}",
         f"--max_decode_length={ev.max_decode_length}", f"--batch_size={ev.batch_size}",
-        f"--gin=utils.DatasetConfig.task_feature_lengths={eval_lengths(cfg)!r}",
+        f"--gin={gn.EVAL_FEATURE_LENGTHS}={eval_lengths(cfg)!r}",
     )  # fmt: skip
 
 

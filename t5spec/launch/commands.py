@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from t5spec import gin_names as gn
 from t5spec.errors import InputError
 
 
@@ -75,7 +76,7 @@ class TrainJob:
     def gin_args(self) -> list[str]:
         """``--gin_file=…`` and ``--gin.NAME=VALUE`` flags in T5X's own syntax."""
         args = [f"--gin_file={f}" for f in self.gin_files]
-        args.append(f"--gin.MODEL_DIR={gin_string(self.model_dir)}")
+        args.append(f"--gin.{gn.MODEL_DIR}={gin_string(self.model_dir)}")
         args += [f"--gin.{o}" for o in self.overrides]
         return args
 
@@ -109,7 +110,7 @@ def parse_overrides(items: Sequence[str]) -> tuple[str, ...]:
         name, sep, value = body.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise InputError(None, f"override {item!r} is not NAME=VALUE", field="gin")
-        if name.strip() == "MODEL_DIR":
+        if name.strip() == gn.MODEL_DIR:
             raise InputError(None, "set MODEL_DIR with --model_dir, not as an override",
                              field="gin")
         out.append(f"{name.strip()}={value.strip()}")
@@ -218,4 +219,4 @@ def check_gin(job: TrainJob, extra_overrides: Mapping[str, str] | None = None) -
     from t5spec.launch import ginconfig
 
     overrides = [*job.overrides, *(f"{k}={v}" for k, v in (extra_overrides or {}).items())]
-    ginconfig.resolve(job.gin_files, [f"MODEL_DIR={gin_string(job.model_dir)}", *overrides])
+    ginconfig.resolve(job.gin_files, [f"{gn.MODEL_DIR}={gin_string(job.model_dir)}", *overrides])

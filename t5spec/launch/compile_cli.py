@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from t5spec import gin_names as gn
 from t5spec.errors import InputError
 from t5spec.launch.topology import Topology
 
@@ -26,7 +27,7 @@ def run_compile(args: argparse.Namespace, topology: Topology) -> int:
     aot.tpu_devices(topology)  # exit 2 (no libtpu / not a TPU) before the slow gin work
     overrides = list(args.gin_bindings)
     if args.num_partitions:
-        overrides.append(f"NUM_PARTITIONS={int(args.num_partitions)}")
+        overrides.append(f"{gn.NUM_PARTITIONS}={int(args.num_partitions)}")
     plan = compile_plan.compile_plan(args.gin_file, topology, overrides)
     analytic = planning.build_plan(args.gin_file, topology, overrides)
     plan = dataclasses.replace(plan, analytic=analytic)

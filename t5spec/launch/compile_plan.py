@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from t5spec import gin_names as gn
 from t5spec import paths
 from t5spec.errors import InputError
 from t5spec.launch import aot, ginconfig
@@ -236,13 +237,13 @@ def _resolve(gin_files: Sequence[str], overrides: list[str], build: Any
     depend on the file. A ``T5SPEC_VOCAB`` override, or a gin without that macro, is kept.
     """
     local = _local_vocab()
-    if local is None or any(_name(o) == "T5SPEC_VOCAB" for o in overrides):
+    if local is None or any(_name(o) == gn.T5SPEC_VOCAB for o in overrides):
         return ginconfig.resolve(gin_files, overrides, within=build)
     try:
-        return ginconfig.resolve(gin_files, [*overrides, f"T5SPEC_VOCAB='{local}'"],
+        return ginconfig.resolve(gin_files, [*overrides, f"{gn.T5SPEC_VOCAB}='{local}'"],
                                  within=build)
     except InputError as e:
-        if "T5SPEC_VOCAB" not in str(e):
+        if gn.T5SPEC_VOCAB not in str(e):
             raise
         return ginconfig.resolve(gin_files, overrides, within=build)
 
@@ -272,7 +273,7 @@ def _local_vocab() -> Path | None:
 
 def _with_model_dir(overrides: Sequence[str]) -> list[str]:
     out = list(overrides)
-    if not any(_name(o) == "MODEL_DIR" for o in out):
-        out.append("MODEL_DIR='/tmp/t5spec-plan-unused'")
+    if not any(_name(o) == gn.MODEL_DIR for o in out):
+        out.append(f"{gn.MODEL_DIR}='/tmp/t5spec-plan-unused'")
     return out
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from t5spec import paths
+from t5spec import gin_names, paths
 from t5spec.errors import InputError
 
 
@@ -42,8 +42,10 @@ def split_overrides(args: Sequence[str]) -> list[str]:
     """Turns ``--gin.NAME=VALUE`` / ``NAME=VALUE`` overrides into gin binding strings.
 
     Raises:
-      InputError: an override without ``=``.
+      InputError: an override without ``=``, or one that uses a renamed macro or configurable
+        (:data:`t5spec.gin_names.RENAMED`: "... was renamed to X").
     """
+    gin_names.check_not_renamed(args, flag="gin")
     bindings = []
     for arg in args:
         body = arg[len("--gin."):] if arg.startswith("--gin.") else arg
@@ -157,11 +159,13 @@ def resolve(
                 gin_utils.parse_gin_flags(gin_search_paths(search_paths), files, bindings)
                 train_kwargs = gin.get_configurable(stand_in)()
                 operative = gin.operative_config_str()
-                micro = _query(gin, "trainer.Trainer.num_microbatches")
+                micro = _query(gin, gin_names.NUM_MICROBATCHES)
                 built = within(train_kwargs) if within is not None else None
             except (ValueError, KeyError, AttributeError, TypeError, ImportError,
                     OSError, NameError) as e:
-                raise InputError(where, _one_line(e), field="gin") from e
+                message = _one_line(e)
+                raise InputError(where, message + gin_names.renamed_hint(message),
+                                 field="gin") from e
     finally:
         gin.clear_config(clear_constants=True)
     return ResolvedConfig(files, bindings, train_kwargs, operative, int(micro or 1), built)

@@ -13,6 +13,7 @@ import tokenize
 from collections.abc import Sequence
 from typing import Any
 
+from t5spec import gin_names
 from t5spec.errors import InputError
 
 
@@ -49,7 +50,8 @@ def _last_line(text: str | None) -> str:
 
 
 def check_bindings(bindings: Sequence[str], *, flag: str) -> None:
-    """Raises :class:`InputError` naming ``flag`` and the first binding gin cannot parse.
+    """Raises :class:`InputError` naming ``flag`` and the first binding gin cannot parse, or
+    the first that uses a renamed name (:data:`t5spec.gin_names.RENAMED`: "renamed to X").
 
     Args:
       bindings: gin binding strings, e.g. ``"lab.TrainBudget.steps = 400"``.
@@ -60,3 +62,4 @@ def check_bindings(bindings: Sequence[str], *, flag: str) -> None:
         if reason is not None:
             raise InputError(None, f"binding #{i} {binding!r} does not parse as gin: {reason}",
                              field=flag)
+    gin_names.check_not_renamed(bindings, flag=flag)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from t5spec import paths
+from t5spec import gin_names, paths
 from t5spec.errors import InputError
 
 PRESETS = ("tiny", "small", "base", "large", "xl", "xxl")
@@ -22,7 +22,7 @@ PRESETS = ("tiny", "small", "base", "large", "xl", "xxl")
 EFFICIENT_PRESETS = ("efficient_tiny", "efficient_mini")
 ALL_PRESETS = (*PRESETS, *EFFICIENT_PRESETS)
 GIN_DIR = paths.gin_dir() / "models"
-VOCAB_MACRO = "T5SPEC_VOCAB"
+VOCAB_MACRO = gin_names.T5SPEC_VOCAB
 
 
 def gin_file(preset: str) -> Path:

@@ -66,9 +66,13 @@ def test_small_presets_state_their_param_counts(preset):
     assert count <= EFFICIENT[preset][1]
 
 
-def test_small_preset_composes_with_the_sbs_run(data_dir):
-    files = ["t5x/configs/runs/finetune.gin", "gin/models/t5_efficient_mini.gin",
-             "gin/runs/stepbystep.gin", "gin/infer_eval.gin"]
+def test_small_preset_composes_with_the_sbs_run(data_dir, tmp_path):
+    # What flant5_small_sbs.gin's header says: replace its model include by the preset's.
+    run = (REPO / "gin" / "flant5_small_sbs.gin").read_text()
+    assert run.count("include 'gin/models/flant5_small.gin'") == 1
+    files = [tmp_path / "mini_sbs.gin"]
+    files[0].write_text(run.replace("gin/models/flant5_small.gin",
+                                    "gin/models/t5_efficient_mini.gin"))
     config = ginconfig.resolve(files, _overrides(
         data_dir, "TRAIN_STEPS=100", "INITIAL_CHECKPOINT_PATH=None"))
     net = config.model.module.config
