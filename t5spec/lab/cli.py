@@ -88,7 +88,7 @@ def _table1(report: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from t5spec.errors import InputError
     from t5spec.lab import config as lab_config
-    from t5spec.lab import methods, pipeline, runner, stages
+    from t5spec.lab import methods, methods_graph, pipeline, runner, stages
     from t5spec.launch.ginsyntax import check_bindings
 
     gin_files = _gin_files(args)
@@ -110,13 +110,13 @@ def run(args: argparse.Namespace) -> int:
     if methods_cfg is None:
         graph = pipeline.build_stages(cfg, paths)
     else:
-        graph = methods.build_stages(cfg, methods_cfg, paths)
+        graph = methods_graph.build_stages(cfg, methods_cfg, paths)
     _check_redo(args.redo, graph)
     if args.print_only:
         for stage in graph:
             print(f"# {stage.name} (after {', '.join(stage.deps) or 'nothing'})")
         print(stages.commands_text(cfg, paths) if methods_cfg is None
-              else methods.commands_text(cfg, methods_cfg, paths))
+              else methods_graph.commands_text(cfg, methods_cfg, paths))
         return 0
     t0 = time.monotonic()
     lab = runner.Runner(paths, graph, jobs=args.jobs, redo=args.redo,

@@ -18,24 +18,23 @@ method    training (from the size's own generalist)            test evaluation (
           loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β)
 ========= =================================================== ==============================
 
-The graph reuses the ordinary lab's ``data``, ``teacher``, ``sample`` and ``align`` stages
-(:func:`t5spec.lab.pipeline.build_stages`) and adds, per size, a generalist (same generic
-tasks and budget as the lab's, its own model gin ``LAB/gin/student_<size>.gin``) and, per
-(size, method, seed), a specialization run ``LAB/runs/methods/<size>/<method>_s<seed>`` (no
-dev evaluation: the same budget for every method, the last checkpoint is the result) and an
-evaluation stage: ``python -m t5x.eval`` on the test split (:mod:`t5spec.evaluate.command`,
-per-example ``predictions/*.jsonl``) and the inference cost
-(:mod:`t5spec.lab.inference_cost`: generated tokens per answer, seconds per 100 answers).
-``methods_report`` then writes ``LAB/report/methods.md`` + PNGs
-(:mod:`t5spec.lab.methods_report`). Seeds vary the specialization only (T5X
-``RANDOM_SEED`` and data order = ``LabConfig.seed + 2 + seed``); each size has one generalist.
+The graph (:mod:`t5spec.lab.methods_graph`) reuses the ordinary lab's ``data``, ``teacher``,
+``sample`` and ``align`` stages (:func:`t5spec.lab.pipeline.build_stages`) and adds, per size, a
+generalist (same generic tasks and budget as the lab's, its own model gin
+``LAB/gin/student_<size>.gin``) and, per (size, method, seed), a specialization run
+``LAB/runs/methods/<size>/<method>_s<seed>`` (no dev evaluation: the same budget for every
+method, the last checkpoint is the result) and an evaluation stage: ``python -m t5x.eval`` on
+the test split (:mod:`t5spec.evaluate.command`, per-example ``predictions/*.jsonl``) and the
+inference cost (:mod:`t5spec.lab.inference_cost`: generated tokens per answer, seconds per 100
+answers). ``methods_report`` then writes ``LAB/report/methods.md`` + PNGs
+(:mod:`t5spec.lab.methods_report`). Seeds vary the specialization only (T5X ``RANDOM_SEED`` and
+data order = ``LabConfig.seed + 2 + seed``); each size has one generalist.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -304,120 +303,3 @@ def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
             f"--examples={mcfg.cost_examples}",
             f"--max_new_tokens={cfg.evaluation.max_decode_length}",
             f"--batch_size={cfg.evaluation.batch_size}", f"--output={out}"]  # fmt: skip
-
-
-# ------------------------------------------------------------------------------ the graph
-BASE_STAGES = ("data", "teacher", "sample", "align")
-
-
-def write_model_gin(mcfg: MethodsConfig, paths: st.LabPaths, student: str) -> Path:
-    """Writes ``LAB/gin/student_<size>.gin`` (needs the data stage's student vocabulary)."""
-    gin_file = model_gin(paths, student)
-    vocab = paths.vocab("student")
-    gin_file.parent.mkdir(parents=True, exist_ok=True)
-    gin_file.write_text(st.model_gin_text(mcfg.shape(student), vocab, st.vocab_rows(vocab)))
-    return gin_file
-
-
-def _generalist(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, student: str, stage):
-    from t5spec.lab import pipeline
-
-    write_model_gin(mcfg, paths, student)
-    argv = generalist_argv(cfg, paths, student)
-    return pipeline._train(argv, paths.log(stage.name), paths, stage)
-
-
-def _evaluate(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun,
-              stage) -> str:  # fmt: skip
-    import json
-
-    from t5spec.lab.runner import child_env, run_logged
-
-    for argv in (*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)):
-        run_logged(argv, paths.log(stage.name), child_env(paths))
-    folder = eval_dir(cfg, mcfg, paths, run)
-    cost = json.loads((folder / "inference_cost.json").read_text())
-    results = folder / "inference_eval" / "results.jsonl"
-    accs = [json.loads(ln) for ln in results.read_text().splitlines() if ln.strip()]
-    cells = ", ".join(f"{r['column']} {r['metrics']['accuracy']:.2f}" for r in accs)
-    return f"{cells}; {cost['tokens_per_answer']:.1f} tokens/answer"
-
-
-def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> list:
-    """The methods graph: the lab's data/teacher/sample/align stages, then per size a
-    generalist, per cell a training and an evaluation stage, and ``methods_report``."""
-    from t5spec.lab import pipeline
-    from t5spec.lab.runner import Stage, fingerprint, logged_train_step
-
-    graph = [s for s in pipeline.build_stages(cfg, paths) if s.name in BASE_STAGES]
-    for student in mcfg.students:
-        name, argv = f"generalist_{student}", generalist_argv(cfg, paths, student)
-        log = paths.log(name)
-        graph.append(Stage(
-            name, ("data",), lambda s, u=student: _generalist(cfg, mcfg, paths, u, s),
-            fingerprint(argv, mcfg.shape(student)),
-            outputs=(generalist_dir(paths, student), log),
-            progress=(cfg.generalist.steps, lambda lg=log: logged_train_step(lg))))
-    start, steps = cfg.generalist.steps, budget(cfg, mcfg).steps
-    for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        trained = f"train_{run.name}"
-        if run.method in ONPOLICY:
-            cell = onpolicy_cell(cfg, mcfg, paths, run)
-            graph += onpolicy.round_stages(cfg, mcfg.onpolicy, paths, cell)
-            trained = onpolicy.last_stage(cell, mcfg.onpolicy)
-        elif run.method != "generalist":
-            graph.append(pipeline._train_stage(
-                trained, (f"generalist_{run.student}", "align"),
-                specialize_argv(cfg, mcfg, paths, run),
-                run_dir(paths, run), steps, paths, start=start))
-        evals = [*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
-        graph.append(Stage(
-            f"eval_{run.name}", (f"generalist_{run.student}" if run.method == "generalist"
-                                 else trained,),
-            lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
-            outputs=(eval_dir(cfg, mcfg, paths, run), paths.log(f"eval_{run.name}"))))
-    graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in
-                                               [*reference_runs(mcfg), *runs(mcfg)]),
-                       lambda s: _report(cfg, mcfg, paths),
-                       fingerprint("methods_report", time.time())))
-    return graph
-
-
-def _report(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
-    from t5spec.lab import methods_report
-
-    cells = []
-    rows = st.vocab_rows(paths.vocab("student"))
-    for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        cells.append(methods_report.CellDir(
-            student=run.student, params=param_count(mcfg.shape(run.student), rows),
-            method=run.method, seed=run.seed, eval_dir=eval_dir(cfg, mcfg, paths, run)))
-    out = methods_report.write_report(cells, paths.report, samples=mcfg.bootstrap_samples,
-                                      settings=_settings_text(cfg, mcfg))
-    return str(out)
-
-
-def _settings_text(cfg: LabConfig, mcfg: MethodsConfig) -> str:
-    b = budget(cfg, mcfg)
-    return (f"Each cell: the size's generalist ({cfg.generalist.steps} steps) specialized for "
-            f"{b.steps} steps (batch {b.batch_size}, learning rate {b.learning_rate}) on the "
-            f"same aligned teacher samples; λ = {mcfg.rationale_weight:g} for sbs/hybrid; "
-            f"seeds {list(mcfg.seeds)}; test examples per task "
-            f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint."
-            + (mcfg.onpolicy.describe() if set(mcfg.methods) & set(ONPOLICY) else ""))
-
-
-def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
-    """Every command of a methods run as shell lines (``t5spec lab --print_only``)."""
-    import shlex
-
-    argvs = [st.teacher_argv(cfg, paths), st.serve_argv(cfg, paths, 8000),
-             st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
-    argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
-    for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)] \
-            if run.method not in ONPOLICY else \
-            onpolicy.commands(cfg, mcfg.onpolicy, paths, onpolicy_cell(cfg, mcfg, paths, run))
-        argvs += [*train, *eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
-    env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
-    return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -379,7 +379,7 @@ def round_stages(cfg: LabConfig, ocfg: OnPolicyConfig, paths: st.LabPaths,
             fingerprint(align_argv(paths, cell, r), ocfg.mixture_rate, cell.seed),
             outputs=(folder / "aligned", folder / "mixed", paths.log(f"align_{tag}"))))
         steps = round_steps(cell, ocfg)
-        graph.append(pipeline._train_stage(
+        graph.append(pipeline.train_stage(
             f"train_{tag}", (f"align_{tag}",), train_argv(cfg, ocfg, cell, r),
             model_dir(cell, r), steps, paths, start=cell.start_step + (r - 1) * steps))
         previous = f"train_{tag}"

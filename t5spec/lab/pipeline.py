@@ -103,7 +103,7 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
     return f"{len(written)} files, world {cfg.world}"
 
 
-def _train(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
+def train_run(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
            run_info: dict[str, str] | None = None) -> str:  # fmt: skip
     run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None,
                finished=T5X_TRAIN_FINISHED)
@@ -152,10 +152,10 @@ def _model_dir(argv: list[str]) -> str:
     return value.strip("'\"")
 
 
-def _train_stage(name: str, deps: tuple[str, ...], argv: list[str], run: Path, steps: int,
+def train_stage(name: str, deps: tuple[str, ...], argv: list[str], run: Path, steps: int,
                  paths: st.LabPaths, start: int = 0, **run_info: str) -> Stage:
     log = paths.log(name)
-    return Stage(name, deps, lambda s: _train(argv, log, paths, s, run_info), fingerprint(argv),
+    return Stage(name, deps, lambda s: train_run(argv, log, paths, s, run_info), fingerprint(argv),
                  outputs=(run, log),
                  progress=(steps, lambda: max(0, logged_train_step(log) - start)))
 
@@ -169,10 +169,10 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
               cfg.bbh_examples, cfg.bbh_shots, cfg.student, cfg.teacher, str(paths.root)),
               outputs=(paths.data, paths.root / "gin")),
         # the report's baseline: its last dev evaluation is every specialization's "before"
-        _train_stage("generalist", ("data",), st.generalist_argv(cfg, paths),
+        train_stage("generalist", ("data",), st.generalist_argv(cfg, paths),
                      paths.run("generalist"), g_steps, paths, model=student_label(cfg),
                      stage="baseline"),
-        _train_stage("teacher", ("data",), st.teacher_argv(cfg, paths), paths.run("teacher"),
+        train_stage("teacher", ("data",), st.teacher_argv(cfg, paths), paths.run("teacher"),
                      cfg.teacher_train.steps, paths),
         Stage("sample", ("teacher",), lambda s: _sample(cfg, paths, s),
               fingerprint(st.sample_argv(cfg, paths, "URL"), st.serve_argv(cfg, paths, 0)),
@@ -183,7 +183,7 @@ def build_stages(cfg: LabConfig, paths: st.LabPaths) -> list[Stage]:
               fingerprint(st.align_argv(cfg, paths)), outputs=(paths.aligned, paths.log("align"))),
     ]
     for alpha, name in zip(cfg.distill_weights, runs, strict=True):
-        stages.append(_train_stage(f"specialize_{name}", ("generalist", "align"),
+        stages.append(train_stage(f"specialize_{name}", ("generalist", "align"),
                                    st.specialize_argv(cfg, paths, alpha), paths.run(name),
                                    cfg.specialize.steps, paths, start=g_steps,
                                    model=student_label(cfg)))

@@ -11,7 +11,7 @@ import pytest
 
 from t5spec.cli import main as t5spec_main
 from t5spec.evaluate import stats
-from t5spec.lab import methods, methods_report, pipeline, stages
+from t5spec.lab import methods, methods_graph, methods_report, pipeline, stages
 from t5spec.launch import ginconfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_bad_settings_exit_2_from_the_cli(tmp_path: Path, capsys) -> None:
 
 def test_stage_graph_of_a_small_matrix(tmp_path: Path) -> None:
     cfg, mcfg = methods.load([QUICK], ["methods.MethodsConfig.seeds = (0, 1)"])
-    graph = methods.build_stages(cfg, mcfg, stages.LabPaths(tmp_path))
+    graph = methods_graph.build_stages(cfg, mcfg, stages.LabPaths(tmp_path))
     names = [s.name for s in graph]
     assert names[:4] == ["data", "teacher", "sample", "align"]  # the lab's own stages, once
     assert "specialize_dm" not in names and "generalist" not in names
@@ -84,7 +84,7 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
     pipeline.build_stages(cfg, paths)[0].action(None)  # the data stage
     monkeypatch.setenv("T5SPEC_DATA_DIR", str(paths.data))
     student = mcfg.students[0]
-    methods.write_model_gin(mcfg, paths, student)
+    methods_graph.write_model_gin(mcfg, paths, student)
     final = cfg.generalist.steps + mcfg.specialize.steps
     resolved = ginconfig.resolve(*_split(methods.generalist_argv(cfg, paths, student)))
     assert resolved.train_dataset_cfg.mixture_or_task_name == "t5spec_lab_generalist"

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t5spec.align import store
-from t5spec.lab import methods, onpolicy, runner, stages
+from t5spec.lab import methods, methods_graph, onpolicy, runner, stages
 from t5spec.launch import ginconfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_mix_writes_the_chosen_records_deterministically(tmp_path: Path) -> None
 
 def test_the_round_graph_chains_rounds_from_the_generalist(tmp_path: Path) -> None:
     cfg, mcfg = methods.load([GIN], ["onpolicy.OnPolicyConfig.rounds = 2"])
-    graph = methods.build_stages(cfg, mcfg, stages.LabPaths(tmp_path))
+    graph = methods_graph.build_stages(cfg, mcfg, stages.LabPaths(tmp_path))
     deps = {s.name: s.deps for s in graph}
     cell = "lab_xxs_onpolicy_s0"
     assert deps[f"sample_{cell}_r1"] == ("generalist_lab_xxs", "data")
@@ -88,7 +88,7 @@ def test_round_commands_resolve_with_the_budget_matched(tmp_path: Path, monkeypa
     paths = stages.LabPaths(tmp_path)
     pipeline.build_stages(cfg, paths)[0].action(None)  # the data stage
     monkeypatch.setenv("T5SPEC_DATA_DIR", str(paths.data))
-    methods.write_model_gin(mcfg, paths, "lab_xxs")
+    methods_graph.write_model_gin(mcfg, paths, "lab_xxs")
     for method, divergence in (("onpolicy", "kl"), ("onpolicy_jsd", "gjsd")):
         cell = methods.onpolicy_cell(cfg, mcfg, paths, methods.MethodRun("lab_xxs", method, 0))
         final = cfg.generalist.steps + mcfg.specialize.steps  # the off-policy methods' step

@@ -129,7 +129,7 @@ def test_parts_are_methods_only_and_bind_the_matrix() -> None:
 
 # ------------------------------------------------------------- the decisive methods experiment
 def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
-    from t5spec.lab import methods
+    from t5spec.lab import methods, methods_graph
 
     gin_file = REPO / "gin" / "lab_methods_decisive.gin"
     cfg, mcfg = methods.load([str(gin_file)])
@@ -142,7 +142,7 @@ def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
     head = gin_file.read_text().splitlines()[:40]
     assert all(any(k in ln for ln in head) for k in ("Command", "Hardware", "Expected"))
     paths = stages.LabPaths(tmp_path)
-    graph = {s.name: s for s in methods.build_stages(cfg, mcfg, paths)}
+    graph = {s.name: s for s in methods_graph.build_stages(cfg, mcfg, paths)}
     assert graph["eval_lab_s_generalist_s0"].deps == ("generalist_lab_s",)
     assert "train_lab_s_generalist_s0" not in graph
     rounds = [n for n in graph if n.startswith("train_lab_s_onpolicy_s0_r")]
