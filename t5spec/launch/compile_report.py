@@ -60,8 +60,13 @@ class CompiledPlan:
 
     @property
     def step_flops(self) -> float:
-        """The training step's FLOPs over all devices."""
-        return self.train.flops_per_device * self.topology.devices
+        """The training step's FLOPs over all devices.
+
+        T5X accumulates microbatch gradients in a loop (``fori_loop``) whose body XLA's cost
+        analysis counts once, so its count is scaled by ``num_microbatches``; that over-counts
+        the once-per-step optimizer update (O(parameters) FLOPs) by ``num_microbatches - 1``.
+        """
+        return self.train.flops_per_device * self.topology.devices * max(1, self.num_microbatches)
 
     def step_seconds(self, fraction_of_peak: float) -> float:
         peak = self.topology.peak_flops_per_device * self.topology.devices
@@ -111,7 +116,9 @@ def format_compiled(plan: CompiledPlan) -> str:
     ]
     if not tr.error:
         rows += [
-            ("step FLOPs", f"{plan.step_flops:.3e} ({tr.flops_per_device:.3e} per device)"),
+            ("step FLOPs", f"{plan.step_flops:.3e} ({tr.flops_per_device:.3e} per device"
+                           + (f" and microbatch × {plan.num_microbatches})"
+                              if plan.num_microbatches > 1 else ")")),
             ("step time", f"{_seconds(plan.step_seconds(1.0))} at 100% of peak, "
                           f"{_seconds(plan.step_seconds(0.5))} at 50%"),
         ]

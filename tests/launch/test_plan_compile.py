@@ -61,6 +61,19 @@ def test_small_gin_flops_match_the_analytic_count(small_v4_8):
         2 * plan["step_flops"] / (4 * 275e12))
 
 
+def test_microbatched_step_flops_count_every_microbatch(tmp_path, capsys):
+    # T5X's microbatch loop body is counted once by XLA's cost analysis: the plan scales it.
+    gins = ["gin/flant5_small_spec.gin", "gin/cpu_tiny.gin"]
+    rc, plan = _plan(tmp_path, gins, "v4-8",
+                     [*WIDE, "NUM_PARTITIONS=2", "trainer.Trainer.num_microbatches=2"])
+    text = capsys.readouterr()
+    assert rc == 0, text
+    assert plan["num_microbatches"] == 2
+    assert plan["step_flops"] == pytest.approx(plan["analytic"]["step_flops"], rel=0.10)
+    assert plan["step_flops"] == pytest.approx(2 * 4 * plan["train"]["flops_per_device"])
+    assert "microbatch × 2" in text.out
+
+
 def test_largest_kernel_is_split_over_model(small_v4_8):
     _, plan = small_v4_8
     kernel = plan["largest_kernel"]
