@@ -7,7 +7,7 @@ estimate) against XLA's for the real T5X train step compiled for that TPU slice
 gin is the larger of the two over the smaller; the benchmark's is the worst over the gins.
 FlanT5-Small and -Base are compiled in this run (libtpu, minutes on 2 cores); XL and XXL, whose
 compiles take many minutes, are read from their committed compiles
-(``docs/results/2026-12-04-tpu-compile/*.json``, each with its analytic figure).
+(the latest ``docs/results/<date>-tpu-compile/*.json``, each with its analytic figure).
 
 Usage: JAX_PLATFORMS=cpu python bench/bench_plan.py [--compile small,base] [--from_json xl,xxl]
 Last line: ``plan_accuracy ratio: X (goal ≤ 1.25)``.
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "docs" / "results" / "2026-12-04-tpu-compile"
+RESULTS = REPO / "docs" / "results"
 GINS = {  # size -> (run gin, the topology its header names)
     "small": ("gin/flant5_small_spec.gin", "v4-8"),
     "sbs": ("gin/flant5_small_sbs.gin", "v4-8"),
@@ -49,7 +49,10 @@ def _compiled(size: str) -> tuple[float, float, float]:
 def _from_json(size: str) -> tuple[float, float]:
     gin, topo = GINS[size]
     name = Path(gin).stem
-    data = json.loads((RESULTS / f"{name}-{topo}.json").read_text())
+    found = sorted(RESULTS.glob(f"*-tpu-compile/{name}-{topo}.json"))  # dated folders
+    if not found:
+        raise SystemExit(f"no committed compile of {gin} on {topo} under {RESULTS}")
+    data = json.loads(found[-1].read_text())
     return data["analytic"]["per_device_bytes"], data["train"]["total_bytes"]
 
 

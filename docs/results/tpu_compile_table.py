@@ -1,7 +1,9 @@
-"""The docs table (and, with --headers, the gin header lines) from the compiles' JSON here.
+"""The docs table (and, with --headers, the gin header lines) from the committed compiles.
 
-Usage (repository root): python docs/results/2026-12-04-tpu-compile/fill.py [--headers]
-Each JSON is ``t5spec plan --compile ... --json`` output; the command is rebuilt from it.
+Usage (repository root): python docs/results/tpu_compile_table.py [--headers]
+Reads every ``docs/results/<date>-tpu-compile/*.json`` (``t5spec plan --compile ... --json``
+output; the command is rebuilt from it, the date is the folder's); where a gin was compiled on
+the same topology on several dates, the latest counts.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-RES = Path(__file__).resolve().parent
-REPO = RES.parents[2]
+RESULTS = Path(__file__).resolve().parent
+REPO = RESULTS.parents[1]
 GIB = 2**30
 HIDDEN = ("MODEL_DIR", "T5SPEC_VOCAB")  # added by the compile itself
 
@@ -29,7 +31,8 @@ def row(path: Path) -> dict:
     cmd = f"t5spec plan --compile --gin_file={gin} --topology={d['topology']}"
     cmd += "".join(f" --gin_bindings={o}" for o in over)
     return {
-        "name": path.stem, "gin": gin, "topo": d["topology"], "over": over, "cmd": cmd,
+        "name": path.stem, "date": path.parent.name[:10], "folder": path.parent.name,
+        "gin": gin, "topo": d["topology"], "over": over, "cmd": cmd,
         "mesh": f"{d['mesh']['data']}×{d['mesh']['model']}", "micro": d["num_microbatches"],
         "gib": train["total_bytes"] / GIB, "hbm": d["hbm_gib_per_chip"],
         "fits": "yes" if d["fits"] else "NO", "flops": d["step_flops"],
@@ -42,12 +45,14 @@ def row(path: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| run gin | topology | mesh (data×model), microbatches | GiB per chip (XLA, train)"
-             " | fits | step FLOPs (XLA) | step time at 50% peak | infer_eval GiB per chip"
-             " | analytic GiB (ratio) | compile s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run gin | date | topology | mesh (data×model), microbatches"
+             " | GiB per chip (XLA, train) | fits | step FLOPs (XLA) | step time at 50% peak"
+             " | infer_eval GiB per chip | analytic GiB (ratio) | compile s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         extra = f" ({', '.join(r['over'])})" if r["over"] else ""
-        lines.append(f"| `{r['gin']}`{extra} | {r['topo']} | {r['mesh']}, {r['micro']} | "
+        lines.append(f"| `{r['gin']}`{extra} | {r['date']} | {r['topo']} | "
+                     f"{r['mesh']}, {r['micro']} | "
                      f"{r['gib']:.2f} of {r['hbm']:g} | {r['fits']} | {r['flops']:.2e} | "
                      f"{secs(r['t50'])} | {r['infer']:.2f} | {r['ana']:.2f} "
                      f"({r['ratio']:.2f}×) | {r['compile']:.0f} |")
@@ -55,17 +60,19 @@ def table(rows: list[dict]) -> str:
 
 
 def header(r: dict) -> str:
-    return (f"#   XLA (2026-12-04): {r['gib']:.2f} GiB of {r['hbm']:g} GiB per chip on {r['topo']} "
+    return (f"#   XLA ({r['date']}): {r['gib']:.2f} GiB of {r['hbm']:g} GiB per chip on "
+            f"{r['topo']} "
             f"(mesh {r['mesh']},\n#   {r['micro']} microbatch(es)), fits: {r['fits']}; "
             f"{r['flops']:.2e} FLOP/step, {secs(r['t50'])}/step at 50% of bf16 peak;\n"
             f"#   infer_eval step {r['infer']:.2f} GiB per chip. From `JAX_PLATFORMS=cpu "
             f"t5spec plan --compile\n#   {r['cmd'].removeprefix('t5spec plan --compile ')}` "
-            f"(docs/results/2026-12-04-tpu-compile/).\n")
+            f"(docs/results/{r['folder']}/).\n")
 
 
 def write_header(r: dict) -> None:
     path = REPO / r["gin"]
-    text = re.sub(r"#   XLA \(2026-12-04\).*?\n(?=# Expected:)", "", path.read_text(), flags=re.S)
+    text = re.sub(r"#   XLA \(\d{4}-\d\d-\d\d\).*?\n(?=# Expected:)", "", path.read_text(),
+                  flags=re.S)
     if text.count("# Expected:") != 1:
         raise SystemExit(f"{path}: no single '# Expected:' line to put the XLA figure before")
     path.write_text(text.replace("# Expected:", header(r) + "# Expected:"))
@@ -73,7 +80,8 @@ def write_header(r: dict) -> None:
 
 
 def main() -> None:
-    rows = [row(p) for p in sorted(RES.glob("*.json"))]
+    latest = {p.name: p for p in sorted(RESULTS.glob("*-tpu-compile/*.json"))}  # by date
+    rows = [row(p) for p in sorted(latest.values(), key=lambda p: p.name)]
     print(table(rows))
     if "--headers" in sys.argv:
         for r in rows:
