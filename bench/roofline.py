@@ -54,8 +54,16 @@ def matmul_seconds(rows: int, width_in: int, width_out: int, repeats: int = 50) 
             return x + y[0, 0] * 1e-30, y
         return lax.fori_loop(0, repeats, body, (x, jax.numpy.zeros((rows, width_out))))[1]
 
-    x = jax.random.normal(jax.random.PRNGKey(0), (rows, width_in))
-    w = jax.random.normal(jax.random.PRNGKey(1), (width_out, width_in))
+    return _best_of_3(dots, (rows, width_in), (width_out, width_in)) / repeats
+
+
+def _best_of_3(dots: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> float:
+    """Seconds of the jitted ``dots(x, w)`` on random float32 operands: compiled and run once,
+    then the best of 3 runs."""
+    import jax
+
+    x = jax.random.normal(jax.random.PRNGKey(0), x_shape)
+    w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
     run = jax.jit(dots)
     run(x, w).block_until_ready()
     best = float("inf")
@@ -63,7 +71,7 @@ def matmul_seconds(rows: int, width_in: int, width_out: int, repeats: int = 50) 
         t0 = time.perf_counter()
         run(x, w).block_until_ready()
         best = min(best, time.perf_counter() - t0)
-    return best / repeats
+    return best
 
 
 def matmuls_cost(matmuls: list[Matmul], rows: int) -> tuple[float, float]:
@@ -97,13 +105,4 @@ def batched_matmul_seconds(batch: int, rows: int, width_in: int, width_out: int,
             return x + y[0, 0, 0] * 1e-30, y
         return lax.fori_loop(0, repeats, body, (x, jax.numpy.zeros((batch, rows, width_out))))[1]
 
-    x = jax.random.normal(jax.random.PRNGKey(0), (batch, rows, width_in))
-    w = jax.random.normal(jax.random.PRNGKey(1), (batch, width_in, width_out))
-    run = jax.jit(dots)
-    run(x, w).block_until_ready()
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        run(x, w).block_until_ready()
-        best = min(best, time.perf_counter() - t0)
-    return best / repeats
+    return _best_of_3(dots, (batch, rows, width_in), (batch, width_in, width_out)) / repeats
