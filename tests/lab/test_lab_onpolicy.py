@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lab_procs import run_until_then_kill
 
 from t5spec.align import store
 from t5spec.lab import methods, methods_graph, onpolicy, runner, stages
@@ -181,36 +182,6 @@ def _records(folder: Path) -> dict[str, str]:
     by_key = {json.loads(ln)["key"]: ln for ln in lines}
     assert len(by_key) == len(lines), "a record stored twice"
     return by_key
-
-
-def run_until_then_kill(argv: list[str], ready, out: Path, timeout_s: float = 1500) -> object:
-    """Runs ``t5spec *argv`` in its own process group (output to ``out``); SIGKILLs the group
-    once ``ready()`` returns something truthy, and returns it (tests/lab/test_lab_quick.py's
-    pattern, with the moment to kill as an argument)."""
-    import contextlib
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    with out.open("wb") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "t5spec.cli", *argv], cwd=REPO,
-                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = out.read_text(errors="replace")[-3000:]
-                raise AssertionError(f"the lab exited ({proc.returncode}) before the kill:\n{tail}")
-            if found := ready():
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"nothing to kill at after {timeout_s} s")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,14 @@ output of a resumed run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from lab_procs import run_until_then_kill
 
 from t5spec.cli import main
 from t5spec.evaluate import results
@@ -41,24 +36,12 @@ def run_until_checkpoint_then_kill(argv: list[str], log: Path, out: Path,
                                    timeout_s: float = 1200) -> str:
     """Runs ``t5spec *argv`` (output to ``out``) in its own process group; SIGKILLs the group
     once ``log`` shows a committed checkpoint of the dm run. Returns that checkpoint's path."""
-    with out.open("wb") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "t5spec.cli", *argv], cwd=REPO,
-                                start_new_session=True, stdout=f, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = out.read_text(errors="replace")[-3000:]
-                raise AssertionError(f"the lab exited ({proc.returncode}) before the kill:\n{tail}")
-            text = log.read_text(errors="replace") if log.is_file() else ""
-            if saved := CHECKPOINT_SAVED.search(text):
-                return saved.group(1)
-            time.sleep(0.2)
-        raise AssertionError(f"no dm checkpoint in {log} after {timeout_s} s")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    def saved() -> str | None:
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        found = CHECKPOINT_SAVED.search(text)
+        return found.group(1) if found else None
+
+    return run_until_then_kill(argv, saved, out, timeout_s, what=f"no dm checkpoint in {log}")
 
 
 @pytest.fixture(scope="module")
