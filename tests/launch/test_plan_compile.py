@@ -152,6 +152,7 @@ def _header_gib(gin: str) -> float:
     ("gin/flant5_small_spec.gin", "flant5_small_spec-v4-8"),
     ("gin/flant5_small_sbs.gin", "flant5_small_sbs-v4-8"),
     ("gin/flant5_xl_spec.gin", "flant5_xl_spec-v4-32"),
+    ("gin/flant5_xxl_spec.gin", "flant5_xxl_spec-v4-128"),
 ])
 def test_committed_compile_fits_and_matches_the_gin_header(gin, name):
     plan = json.loads(sorted(RESULTS.glob(f"*-tpu-compile/{name}.json"))[-1].read_text())
