@@ -151,6 +151,7 @@ def _header_gib(gin: str) -> float:
 @pytest.mark.parametrize(("gin", "name"), [
     ("gin/flant5_small_spec.gin", "flant5_small_spec-v4-8"),
     ("gin/flant5_small_sbs.gin", "flant5_small_sbs-v4-8"),
+    ("gin/flant5_base_spec.gin", "flant5_base_spec-v4-8"),
     ("gin/flant5_xl_spec.gin", "flant5_xl_spec-v4-32"),
     ("gin/flant5_xxl_spec.gin", "flant5_xxl_spec-v4-128"),
 ])
