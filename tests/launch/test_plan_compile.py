@@ -152,6 +152,7 @@ def _header_gib(gin: str) -> float:
     ("gin/flant5_small_spec.gin", "flant5_small_spec-v4-8"),
     ("gin/flant5_small_sbs.gin", "flant5_small_sbs-v4-8"),
     ("gin/flant5_base_spec.gin", "flant5_base_spec-v4-8"),
+    ("gin/flant5_large_spec.gin", "flant5_large_spec-v4-16"),
     ("gin/flant5_xl_spec.gin", "flant5_xl_spec-v4-32"),
     ("gin/flant5_xxl_spec.gin", "flant5_xxl_spec-v4-128"),
 ])
