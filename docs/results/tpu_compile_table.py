@@ -81,7 +81,7 @@ def write_header(r: dict) -> None:
 
 def main() -> None:
     latest = {p.name: p for p in sorted(RESULTS.glob("*-tpu-compile/*.json"))}  # by date
-    rows = [row(p) for p in sorted(latest.values(), key=lambda p: p.name)]
+    rows = sorted((row(p) for p in latest.values()), key=lambda r: (r["flops"], r["name"]))
     print(table(rows))
     if "--headers" in sys.argv:
         for r in rows:
