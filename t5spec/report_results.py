@@ -17,8 +17,10 @@ interval of ``results.md``, and :func:`render` is a pure function of it, so
 ``-`` when the cell did not score that item. A table row is one (method, size): the seeds'
 answers are averaged per item, intervals are bootstrap over items (each BBH task one
 stratum); a comparison ``A − B`` is paired on the items both scored (every seed), per size
-and slot (:mod:`t5spec.evaluate.stats`). Several files (parts of one experiment, e.g. one per
-``--sizes``) merge when their slots list the same items.
+and slot (:mod:`t5spec.evaluate.stats`); a B with one row alone at its size (a reference for
+the whole world, e.g. the methods experiment's ``teacher``) is compared at every size.
+Several files (parts of one experiment, e.g. one per ``--sizes``) merge when their slots list
+the same items.
 """
 
 from __future__ import annotations
@@ -188,16 +190,27 @@ def _table(doc: dict, columns: list[str]) -> list[str]:
     return lines
 
 
+def _world_rows(rows: dict[tuple[str, str], list[dict]]) -> dict[str, list[dict]]:
+    """Methods with one row whose size no other method shares: references for every size."""
+    sizes: dict[str, list[str]] = {}
+    for method, size in rows:
+        sizes.setdefault(size, []).append(method)
+    return {ms[0]: rows[ms[0], size] for size, ms in sizes.items()
+            if len(ms) == 1 and sum(m == ms[0] for m, _ in rows) == 1}
+
+
 def _verdicts(doc: dict, columns: list[str]) -> list[str]:
     rows = _rows(doc)
+    world = _world_rows(rows)
     lines = ["| size | A − B | slot | items | difference [95%] | verdict |",
              "|---|---|---|---:|---|---|"]
     for size in dict.fromkeys(s for _, s in rows):
         for a, b in doc["comparisons"]:
-            if (a, size) not in rows or (b, size) not in rows:
+            cells_b = rows.get((b, size)) or world.get(b)
+            if (a, size) not in rows or cells_b is None:
                 continue
             for column in columns:
-                found = difference(doc, rows[a, size], rows[b, size], column)
+                found = difference(doc, rows[a, size], cells_b, column)
                 if found is None:
                     continue
                 diff, n = found

@@ -18,6 +18,11 @@ name                           contents
 ``t5spec_lab_generalist``      generic AO + CoT and the four GSM8K gold formats, at
                                ``LabTaskConfig.math_rate`` relative to generic (the "FlanT5"
                                of the lab: some generic ability, weak math)
+``t5spec_eval_<math>_lab_teacher`` evaluation (dev/test splits of the four math slots, as
+                               ``t5spec_eval_<math>_zs_cot``): the question in the teacher's
+                               sampling prompt — how the lab teacher answers (methods
+                               experiment's ``teacher`` row); mode ``lab_teacher``
+``t5spec_eval_math_lab_teacher`` the four of them (one ``t5x.eval`` mixture)
 ============================== ==============================================================
 
 Generic training questions are drawn with a seed different from the data folder's (which holds
@@ -26,8 +31,8 @@ dropped, so evaluation stays held out. Features are those of the specialization 
 (teacher arrays one-hot), so one ``SpecializationModel`` trains on all of them.
 
 Registered by the lab only, never by ``t5spec.tasks``: importing this module registers them
-(``gin/lab/generalist.gin`` and ``gin/lab/teacher.gin`` say ``import t5spec.tasks.lab``), as
-does :func:`register` (idempotent). Gin::
+(``gin/lab/generalist.gin``, ``gin/lab/teacher.gin`` and ``gin/lab/teacher_eval.gin`` say
+``import t5spec.tasks.lab``), as does :func:`register` (idempotent). Gin::
 
     from t5spec.tasks import lab as lab_tasks
     lab_tasks.LabTaskConfig.generic_examples = 400
@@ -48,6 +53,8 @@ from t5spec.tasks import specialization
 GENERIC_MODES = ("ao", "cot")
 GENERALIST_MIXTURE = "t5spec_lab_generalist"
 TEACHER_TASK = "t5spec_lab_teacher"
+TEACHER_EVAL_MODE = "lab_teacher"  # the column mode of the teacher's evaluation tasks
+TEACHER_EVAL_MIXTURE = f"t5spec_eval_math_{TEACHER_EVAL_MODE}"
 
 
 @gin.configurable
@@ -128,10 +135,76 @@ def _math_rate(task: seqio.Task) -> float:
     return float(LabTaskConfig().math_rate)
 
 
+@functools.lru_cache(maxsize=32)
+def _teacher_eval_rows(benchmark: str, split: str, data_dir: str, cap: int | None,
+                       prompt_id: str) -> tuple[dict, ...]:  # fmt: skip
+    """The test rows of ``t5spec_eval_<benchmark>_zs_cot`` (same ids, answers, targets and
+    order; ``cap``: the first N), the input in the teacher's sampling prompt."""
+    from t5spec.data import formats, math_datasets
+    from t5spec.data.answers import format_number
+
+    rows = []
+    for ex in list(math_datasets.load(benchmark, split, data_dir))[:cap]:
+        answer = format_number(ex.answer)
+        fmt = "zero_shot_cot" if ex.rationale else "zero_shot_answer_only"
+        rows.append({"inputs": formats.teacher_prompt(ex.question, data_dir, prompt_id),
+                     "targets": formats.build_targets(ex.rationale or "", answer, fmt),
+                     "id": ex.id, "benchmark": benchmark, "mode": TEACHER_EVAL_MODE,
+                     "split": split, "answer": answer, "bbh_task": ""})  # fmt: skip
+    return tuple(rows)
+
+
+def _teacher_eval_source(split: str, shuffle_files: bool = False, seed: int | None = None, *,
+                         benchmark: str) -> tf.data.Dataset:  # fmt: skip
+    """``t5spec_eval_<benchmark>_lab_teacher``'s examples of a SeqIO split, never shuffled;
+    capped like every evaluation task (``eval_tasks.EvalBudget``: ``EVAL_MAX_EXAMPLES``)."""
+    del shuffle_files, seed
+    from t5spec.evaluate import benchmarks
+    from t5spec.evaluate import tasks as eval_tasks
+
+    cap = eval_tasks.EvalBudget().cap(benchmarks.EvalTask(benchmark, TEACHER_EVAL_MODE))
+    rows = _teacher_eval_rows(benchmark, benchmarks.SEQIO_SPLITS[split],
+                              str(task_config.current().raw_dir()), cap,
+                              LabTaskConfig().teacher_prompt_id)  # fmt: skip
+    names = ("inputs", "targets", "id", "benchmark", "mode", "split", "answer", "bbh_task")
+    if not rows:
+        spec = {k: tf.TensorSpec([], tf.string) for k in names}
+        return tf.data.Dataset.from_generator(lambda: iter(()), output_signature=spec)
+    return tf.data.Dataset.from_tensor_slices({k: [r[k] for r in rows] for k in names})
+
+
+def teacher_eval_task_name(benchmark: str) -> str:
+    return f"t5spec_eval_{benchmark}_{TEACHER_EVAL_MODE}"
+
+
+def _register_teacher_eval() -> None:
+    """The teacher's evaluation tasks: math postprocessing and accuracy, evaluation features
+    (the vocabulary of ``TaskPaths.vocab_path``: the teacher's in its ``t5x.eval``)."""
+    from t5spec.evaluate import benchmarks, metrics
+
+    names = []
+    for bench in benchmarks.MATH_BENCHMARKS:
+        names.append(teacher_eval_task_name(bench))
+        seqio.TaskRegistry.add(
+            names[-1],
+            source=seqio.FunctionDataSource(
+                functools.partial(_teacher_eval_source, benchmark=bench),
+                splits=benchmarks.EvalTask(bench, TEACHER_EVAL_MODE).seqio_splits),
+            preprocessors=[seqio.preprocessors.tokenize, seqio.CacheDatasetPlaceholder(),
+                           seqio.preprocessors.append_eos_after_trim],
+            output_features=task_config.output_features(),
+            postprocess_fn=metrics.postprocess_math, metric_fns=[metrics.math_accuracy],
+            shuffle_buffer_size=None,
+        )  # fmt: skip
+    seqio.MixtureRegistry.add(TEACHER_EVAL_MIXTURE, names, default_rate=1.0)
+
+
 def register() -> None:
-    """Registers the lab's generic, teacher and generalist tasks (idempotent; also on import)."""
+    """Registers the lab's generic, teacher and generalist tasks and the teacher's evaluation
+    tasks (idempotent; also on import)."""
     if GENERALIST_MIXTURE in seqio.MixtureRegistry.names():
         return
+    _register_teacher_eval()
     features = specialization.output_features()
     steps = specialization.text_preprocessors()
     for mode in GENERIC_MODES:

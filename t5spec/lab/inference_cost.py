@@ -8,8 +8,11 @@ questions of ``--data_dir`` in one mode and writes ``--output`` (JSON)::
 
 Modes: ``label`` — distilling step-by-step's label prefix, greedy, at most
 ``LABEL_MAX_NEW_TOKENS`` tokens; ``zs_cot`` — the zero-shot CoT input the evaluation tasks
-use, greedy, up to ``--max_new_tokens``. Tokens include EOS; seconds are wall time on this
-machine after one untimed compile (compare only runs timed on the same machine).
+use, greedy, up to ``--max_new_tokens``; ``lab_teacher`` — the lab teacher's sampling prompt
+(``paper_release/lib_prompt/lab_teacher.txt`` + the question, :mod:`t5spec.tasks.lab`'s
+``t5spec_eval_*_lab_teacher`` inputs), greedy, up to ``--max_new_tokens``. Tokens include
+EOS; seconds are wall time on this machine after one untimed compile (compare only runs timed
+on the same machine).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-MODES = ("label", "zs_cot")
+MODES = ("label", "zs_cot", "lab_teacher")
 
 
 class SentencePieceVocab:
@@ -59,7 +62,11 @@ def measure(checkpoint: str, vocab: str, data_dir: str, mode: str, examples: int
                                    prefix=stepbystep.DEFAULT_LABEL_PREFIX, batch_size=batch_size)
         max_new_tokens = stepbystep.LABEL_MAX_NEW_TOKENS
     else:
-        inputs = [formats.build_eval_input(q, "zero_shot_cot", data_dir) for q in questions]
+        from t5spec.lab.world import TEACHER_PROMPT_ID
+
+        inputs = [formats.teacher_prompt(q, data_dir, TEACHER_PROMPT_ID) if mode == "lab_teacher"
+                  else formats.build_eval_input(q, "zero_shot_cot", data_dir)
+                  for q in questions]  # fmt: skip
         out = si.answer(decoder, vocabulary, inputs,
                         SamplingParams(max_new_tokens=max_new_tokens, num_alternatives=0),
                         batch_size=batch_size)
@@ -75,11 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m t5spec.lab.inference_cost",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="T5X checkpoint_<step> directory")
-    parser.add_argument("--vocab", required=True, help="the student's SentencePiece model")
+    parser.add_argument("--vocab", required=True, help="the model's SentencePiece model")
     parser.add_argument("--data_dir", required=True, help="data root (gsm8k test questions)")
     parser.add_argument("--mode", choices=MODES, required=True)
     parser.add_argument("--examples", type=int, default=20, help="questions timed")
-    parser.add_argument("--max_new_tokens", type=int, default=256, help="zs_cot decode budget")
+    parser.add_argument("--max_new_tokens", type=int, default=256,
+                        help="zs_cot / lab_teacher decode budget")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--output", required=True, help="JSON file to write")
     args = parser.parse_args(argv)

@@ -16,6 +16,8 @@ method    training (from the size's own generalist)            test evaluation (
 ``onpolicy`` R rounds: the student samples, the teacher scores   zero-shot CoT (``zs_cot``)
           (:mod:`t5spec.lab.onpolicy`), specialize.gin with dm's
           loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β)
+``teacher`` none: the ``teacher`` stage's model itself, once per    its sampling prompt
+          world (``teacher_row``, stage ``eval_teacher``)      (``lab_teacher``)
 ========= =================================================== ==============================
 
 The graph (:mod:`t5spec.lab.methods_graph`) reuses the ordinary lab's ``data``, ``teacher``,
@@ -48,11 +50,17 @@ from t5spec.lab.onpolicy import OnPolicyConfig
 METHODS = ("sm", "dm", "sbs", "hybrid")
 ONPOLICY = tuple(onpolicy.METHODS)  # same total training steps as METHODS (t5spec.lab.onpolicy)
 # ``gold``: sample matching on the world's gold rationales (tasks t5spec_gsm8k_gold_spec*), the
-# ceiling of "more data"; ``generalist``: the size's generalist itself, evaluated (no training).
-REFERENCES = ("gold", "generalist")
-# Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode).
+# ceiling of "more data"; ``generalist``: the size's generalist itself, evaluated (no training);
+# ``teacher``: the lab's teacher itself (the ``teacher`` stage's last checkpoint, its own model
+# gin and vocabulary), one row per world, not per size or seed (``MethodsConfig.teacher_row``).
+REFERENCES = ("gold", "generalist", "teacher")
+TEACHER = "teacher"
+# Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode;
+# ``lab_teacher``: the teacher's sampling prompt, t5spec.tasks.lab's t5spec_eval_*_lab_teacher).
 EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label",
-             "gold": "zs_cot", "generalist": "zs_cot", **dict.fromkeys(ONPOLICY, "zs_cot")}
+             "gold": "zs_cot", "generalist": "zs_cot", TEACHER: "lab_teacher",
+             **dict.fromkeys(ONPOLICY, "zs_cot")}
+COST_MODE = {"zs_cot": "zs_cot", "sbs_label": "label", "lab_teacher": "lab_teacher"}
 OOD = ("multiarith", "asdiv", "svamp")
 
 
@@ -67,6 +75,8 @@ class MethodsConfig:
       methods: a subset of :data:`METHODS`, :data:`ONPOLICY` and ``gold`` (trained cells).
       generalist_row: also evaluate each size's generalist on test (a reference row, the
         "before" every method is compared with).
+      teacher_row: also evaluate the lab's teacher on the same test items (one reference row
+        per world, stage ``eval_teacher``; it answers in its sampling prompt, greedy).
       seeds: specialization seeds (one run per size × method × seed).
       rationale_weight: λ of ``sbs`` / ``hybrid`` (label CE + λ · rationale loss), ≥ 0.
       specialize: the budget of every specialization run; None: ``LabConfig.specialize``.
@@ -82,6 +92,7 @@ class MethodsConfig:
     shapes: Mapping[str, ModelShape] = dataclasses.field(default_factory=dict)
     methods: Sequence[str] = METHODS
     generalist_row: bool = False
+    teacher_row: bool = False
     seeds: Sequence[int] = (0, 1, 2)
     rationale_weight: float = 1.0
     specialize: TrainBudget | None = None
@@ -252,6 +263,16 @@ def specialize_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
             st.exemplars_flag(cfg), *_method_bindings(cfg, mcfg, run.method)]  # fmt: skip
 
 
+def teacher_eval_dir(cfg: LabConfig, paths: st.LabPaths) -> Path:
+    """Where the teacher row's ``t5x.eval`` writes (its last checkpoint, as for a cell)."""
+    return paths.run("teacher") / "eval" / f"test_checkpoint_{cfg.teacher_train.steps}"
+
+
+def teacher_label(cfg: LabConfig) -> str:
+    """``teacher-256d-4L``: the teacher row's size column."""
+    return f"teacher-{cfg.teacher.emb_dim}d-{cfg.teacher.num_layers}L"
+
+
 def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
     """SeqIO task names evaluated on the test split for a method's students."""
     mode = EVAL_MODE[method]
@@ -261,45 +282,76 @@ def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
 
 def _eval_mixtures(mcfg: MethodsConfig, method: str) -> list[str | tuple[str, ...]]:
     """One ``t5x.eval`` mixture per run for sm/dm (an ad-hoc ``eval_tasks.mixture_of``);
-    sbs/hybrid: the registered ``t5spec_eval_math_sbs_label`` mixture, then the generic
-    tasks (``mixture_of`` resolves only :mod:`t5spec.evaluate.benchmarks` names)."""
+    sbs/hybrid (teacher): the registered ``t5spec_eval_math_sbs_label``
+    (``t5spec_eval_math_lab_teacher``) mixture, then the generic tasks (``mixture_of``
+    resolves only :mod:`t5spec.evaluate.benchmarks` names)."""
     tasks = eval_tasks(mcfg, method)
-    if EVAL_MODE[method] != "sbs_label":
+    if EVAL_MODE[method] == "zs_cot":
         return [tasks]
     generic = tasks[1 + len(OOD):]
-    return ["t5spec_eval_math_sbs_label",
+    return [f"t5spec_eval_math_{EVAL_MODE[method]}",
             *([generic[0]] if len(generic) == 1 else [generic] if generic else [])]
+
+
+def _eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method: str,
+                checkpoint: Path, model: Path, role: str, out: Path) -> list[list[str]]:
+    """``python -m t5x.eval`` of one checkpoint on the test tasks of ``method``'s answer
+    mode, every cell's example cap, decode budget and lengths; ``role``: whose vocabulary."""
+    from t5spec.evaluate import command
+
+    ev = cfg.evaluation
+    return [command.t5x_eval_argv(command.EvalRequest(
+        checkpoint=str(checkpoint), model_gin=str(model), output_dir=str(out),
+        mixture=mixture, split="test", max_examples=mcfg.test_examples or ev.test_examples,
+        max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
+        vocab=str(paths.vocab(role)), data_dir=str(paths.data),
+        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",),
+    )) for mixture in _eval_mixtures(mcfg, method)]
 
 
 def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
                run: MethodRun) -> list[list[str]]:  # fmt: skip
     """``python -m t5x.eval`` of the last checkpoint (:mod:`t5spec.evaluate.command`), all
     writing into :func:`eval_dir`."""
-    from t5spec.evaluate import command
+    checkpoint = st.last_checkpoint(result_dir(mcfg, paths, run), cell_step(cfg, mcfg, run))
+    return _eval_argvs(cfg, mcfg, paths, run.method, checkpoint, model_gin(paths, run.student),
+                       "student", eval_dir(cfg, mcfg, paths, run))  # fmt: skip
 
-    ev = cfg.evaluation
-    return [command.t5x_eval_argv(command.EvalRequest(
-        checkpoint=str(st.last_checkpoint(result_dir(mcfg, paths, run),
-                                          cell_step(cfg, mcfg, run))),
-        model_gin=str(model_gin(paths, run.student)),
-        output_dir=str(eval_dir(cfg, mcfg, paths, run)), mixture=mixture, split="test",
-        max_examples=mcfg.test_examples or ev.test_examples,
-        max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
-        vocab=str(paths.vocab("student")), data_dir=str(paths.data),
-        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",),
-    )) for mixture in _eval_mixtures(mcfg, run.method)]
+
+def teacher_eval_argvs(cfg: LabConfig, mcfg: MethodsConfig,
+                       paths: st.LabPaths) -> list[list[str]]:  # fmt: skip
+    """The teacher row's ``t5x.eval`` commands: the ``teacher`` stage's last checkpoint, its
+    model gin (``LAB/gin/teacher.gin``) and vocabulary, the cells' test tasks and cap, in its
+    sampling prompt (gin/lab/teacher_eval.gin registers those tasks); into
+    :func:`teacher_eval_dir`."""
+    checkpoint = st.last_checkpoint(paths.run("teacher"), cfg.teacher_train.steps)
+    argvs = _eval_argvs(cfg, mcfg, paths, TEACHER, checkpoint, paths.model_gin("teacher"),
+                        "teacher", teacher_eval_dir(cfg, paths))  # fmt: skip
+    return [[*a, f"--gin_file={st.GIN / 'lab' / 'teacher_eval.gin'}"] for a in argvs]
+
+
+def _cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method: str,
+               checkpoint: Path, role: str, out: Path) -> list[str]:  # fmt: skip
+    import sys
+
+    return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
+            f"--vocab={paths.vocab(role)}", f"--data_dir={paths.data}",
+            f"--mode={COST_MODE[EVAL_MODE[method]]}", f"--examples={mcfg.cost_examples}",
+            f"--max_new_tokens={cfg.evaluation.max_decode_length}",
+            f"--batch_size={cfg.evaluation.batch_size}",
+            f"--output={out / 'inference_cost.json'}"]  # fmt: skip
 
 
 def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
               run: MethodRun) -> list[str]:  # fmt: skip
     """``python -m t5spec.lab.inference_cost`` of the last checkpoint in the method's mode."""
-    import sys
-
-    out = eval_dir(cfg, mcfg, paths, run) / "inference_cost.json"
     checkpoint = st.last_checkpoint(result_dir(mcfg, paths, run), cell_step(cfg, mcfg, run))
-    mode = "label" if EVAL_MODE[run.method] == "sbs_label" else "zs_cot"
-    return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
-            f"--vocab={paths.vocab('student')}", f"--data_dir={paths.data}", f"--mode={mode}",
-            f"--examples={mcfg.cost_examples}",
-            f"--max_new_tokens={cfg.evaluation.max_decode_length}",
-            f"--batch_size={cfg.evaluation.batch_size}", f"--output={out}"]  # fmt: skip
+    return _cost_argv(cfg, mcfg, paths, run.method, checkpoint, "student",
+                      eval_dir(cfg, mcfg, paths, run))
+
+
+def teacher_cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> list[str]:
+    """The teacher row's inference cost, in its sampling prompt, with its vocabulary."""
+    checkpoint = st.last_checkpoint(paths.run("teacher"), cfg.teacher_train.steps)
+    return _cost_argv(cfg, mcfg, paths, TEACHER, checkpoint, "teacher",
+                      teacher_eval_dir(cfg, paths))

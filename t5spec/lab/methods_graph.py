@@ -1,6 +1,7 @@
 """The stage graph of ``t5spec lab --experiment=methods`` (:mod:`t5spec.lab.methods` holds the
 matrix's config, folders and commands): the lab's data/teacher/sample/align stages, per size a
-generalist, per cell a training (or on-policy rounds) and an evaluation stage, and the report;
+generalist, per cell a training (or on-policy rounds) and an evaluation stage, with
+``teacher_row`` one ``eval_teacher`` stage (the teacher on the same test items), and the report;
 ``commands_text`` prints every command (``--print_only``)."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from t5spec.lab import onpolicy
 from t5spec.lab import stages as st
 from t5spec.lab.config import LabConfig
 from t5spec.lab.methods import (
+    EVAL_MODE,
     ONPOLICY,
-    MethodRun,
+    TEACHER,
     MethodsConfig,
     budget,
     cost_argv,
@@ -28,6 +30,10 @@ from t5spec.lab.methods import (
     run_dir,
     runs,
     specialize_argv,
+    teacher_cost_argv,
+    teacher_eval_argvs,
+    teacher_eval_dir,
+    teacher_label,
 )
 
 BASE_STAGES = ("data", "teacher", "sample", "align")
@@ -50,15 +56,15 @@ def _generalist(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, student
     return pipeline.train_run(argv, paths.log(stage.name), paths, stage)
 
 
-def _evaluate(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun,
-              stage) -> str:  # fmt: skip
+def _evaluate(paths: st.LabPaths, argvs: list[list[str]], folder: Path, stage) -> str:
+    """Runs a cell's (or the teacher's) evaluation commands; a one-line summary of
+    ``folder``'s accuracies and inference cost."""
     import json
 
     from t5spec.lab.runner import child_env, run_logged
 
-    for argv in (*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)):
+    for argv in argvs:
         run_logged(argv, paths.log(stage.name), child_env(paths))
-    folder = eval_dir(cfg, mcfg, paths, run)
     cost = json.loads((folder / "inference_cost.json").read_text())
     results = folder / "inference_eval" / "results.jsonl"
     accs = [json.loads(ln) for ln in results.read_text().splitlines() if ln.strip()]
@@ -82,6 +88,13 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
             outputs=(generalist_dir(paths, student), log),
             progress=(cfg.generalist.steps, lambda lg=log: logged_train_step(lg))))
     start, steps = cfg.generalist.steps, budget(cfg, mcfg).steps
+    if mcfg.teacher_row:  # once per world: the teacher on the cells' test items
+        evals = [*teacher_eval_argvs(cfg, mcfg, paths), teacher_cost_argv(cfg, mcfg, paths)]
+        graph.append(Stage(
+            "eval_teacher", ("teacher",),
+            lambda s, a=evals: _evaluate(paths, a, teacher_eval_dir(cfg, paths), s),
+            fingerprint(evals), outputs=(teacher_eval_dir(cfg, paths),
+                                         paths.log("eval_teacher"))))
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
         trained = f"train_{run.name}"
         if run.method in ONPOLICY:
@@ -97,11 +110,12 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
         graph.append(Stage(
             f"eval_{run.name}", (f"generalist_{run.student}" if run.method == "generalist"
                                  else trained,),
-            lambda s, r=run: _evaluate(cfg, mcfg, paths, r, s), fingerprint(evals),
+            lambda s, r=run, a=evals: _evaluate(paths, a, eval_dir(cfg, mcfg, paths, r), s),
+            fingerprint(evals),
             outputs=(eval_dir(cfg, mcfg, paths, run), paths.log(f"eval_{run.name}"))))
-    graph.append(Stage("methods_report", tuple(f"eval_{r.name}" for r in
-                                               [*reference_runs(mcfg), *runs(mcfg)]),
-                       lambda s: _report(cfg, mcfg, paths),
+    evaluated = [*(["eval_teacher"] if mcfg.teacher_row else []),
+                 *(f"eval_{r.name}" for r in [*reference_runs(mcfg), *runs(mcfg)])]
+    graph.append(Stage("methods_report", tuple(evaluated), lambda s: _report(cfg, mcfg, paths),
                        fingerprint("methods_report", time.time())))
     return graph
 
@@ -110,6 +124,11 @@ def _report(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
     from t5spec.lab import methods_report
 
     cells = []
+    if mcfg.teacher_row:  # one row per world
+        cells.append(methods_report.CellDir(
+            student=teacher_label(cfg), method=TEACHER, seed=0,
+            params=param_count(cfg.teacher, st.vocab_rows(paths.vocab("teacher"))),
+            eval_dir=teacher_eval_dir(cfg, paths)))
     rows = st.vocab_rows(paths.vocab("student"))
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
         cells.append(methods_report.CellDir(
@@ -127,7 +146,23 @@ def _settings_text(cfg: LabConfig, mcfg: MethodsConfig) -> str:
             f"same aligned teacher samples; λ = {mcfg.rationale_weight:g} for sbs/hybrid; "
             f"seeds {list(mcfg.seeds)}; test examples per task "
             f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint."
-            + (mcfg.onpolicy.describe() if set(mcfg.methods) & set(ONPOLICY) else ""))
+            + (mcfg.onpolicy.describe() if set(mcfg.methods) & set(ONPOLICY) else "")
+            + (teacher_text(cfg) if mcfg.teacher_row else ""))
+
+
+def teacher_text(cfg: LabConfig) -> str:
+    """How the teacher row was measured (its answer mode), for ``methods.md``."""
+    from t5spec.lab.world import TEACHER_INSTRUCTION, TEACHER_PROMPT_ID
+
+    return (f" The teacher row ({teacher_label(cfg)}: the `teacher` stage's checkpoint_"
+            f"{cfg.teacher_train.steps}, its own model gin and vocabulary, once per world) "
+            f"answers the same test items greedily in its sampling prompt, zero-shot: "
+            f"lib_prompt/{TEACHER_PROMPT_ID}.txt (\"{TEACHER_INSTRUCTION}\") + \"Question: "
+            "…\" + \"Let's think step by step\" (answer mode "
+            f"{EVAL_MODE[TEACHER]}: the prompt its samples were drawn with, there at "
+            f"temperature {cfg.sampling.temperature:g}); its BBH slot uses the cells' "
+            "3-shot BBH prompts (the lab teacher was trained on GSM8K-slot chains of thought "
+            "only). A slot it was not evaluated on reads \"not evaluated\".")
 
 
 def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
@@ -137,6 +172,8 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
     argvs = [st.teacher_argv(cfg, paths), st.serve_argv(cfg, paths, 8000),
              st.sample_argv(cfg, paths, "http://127.0.0.1:8000/v1"), st.align_argv(cfg, paths)]
     argvs += [generalist_argv(cfg, paths, s) for s in mcfg.students]
+    if mcfg.teacher_row:
+        argvs += [*teacher_eval_argvs(cfg, mcfg, paths), teacher_cost_argv(cfg, mcfg, paths)]
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
         train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)] \
             if run.method not in ONPOLICY else \

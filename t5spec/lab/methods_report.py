@@ -11,7 +11,9 @@ Columns (the lab's slots): **in-distribution** = GSM8K slot; **OOD** = the mean 
 MultiArith, ASDiv and SVAMP slots' accuracies; **generic** = the mean of the evaluated BBH
 modes (one pooled slot). Intervals: a two-level bootstrap (:func:`bootstrap_ci`) over seeds,
 then test examples within each drawn seed and slot. Accuracies are fractions in [0, 1]
-(printed as %).
+(printed as %). A column a row was not evaluated on reads "not evaluated". The ``teacher`` row
+(:data:`WORLD_ROWS`: one per world, its size column the teacher's shape) is compared with every
+size's methods on the same items.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "generic": ("bbh",),
 }
 LEVEL = 0.95
+WORLD_ROWS = ("teacher",)  # one row for every student size (t5spec.lab.methods.TEACHER)
+NOT_EVALUATED = "not evaluated"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +172,7 @@ def table(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(head) - 3)]
     for r in rows:
         cells = [r.method, r.student, f"{r.params:,}",
-                 *(str(r.columns[c]) if r.columns[c] else "—" for c in COLUMNS),
+                 *(str(r.columns[c]) if r.columns[c] else NOT_EVALUATED for c in COLUMNS),
                  f"{r.tokens_per_answer:.1f}", f"{r.seconds_per_100:.2f}", str(r.seeds)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -221,13 +225,16 @@ def paired(a: Sequence[dict[str, items.Items]], b: Sequence[dict[str, items.Item
 def verdicts(cells: Sequence[CellDir], column: str, baseline: str = "sm", *,
              samples: int = 2000) -> str:  # fmt: skip
     """One sentence per column: per student size, each method minus ``baseline`` on the same
-    test items (paired over seeds × items, 95%): "wins" only when the interval excludes 0."""
+    test items (paired over seeds × items, 95%): "wins" only when the interval excludes 0.
+    A :data:`WORLD_ROWS` baseline (the teacher) is every size's."""
     by_size: dict[str, dict[str, list[dict[str, items.Items]]]] = {}
+    world: dict[str, list[dict[str, items.Items]]] = {}
     for cell in cells:
-        by_size.setdefault(cell.student, {}).setdefault(cell.method, []).append(
-            read_slots(cell.eval_dir))
+        into = world if cell.method in WORLD_ROWS else by_size.setdefault(cell.student, {})
+        into.setdefault(cell.method, []).append(read_slots(cell.eval_dir))
     clauses = []
-    for student, methods in by_size.items():
+    for student, own in by_size.items():
+        methods = {**own, **({baseline: world[baseline]} if baseline in world else {})}
         rivals = [m for m in methods if m not in (baseline, "generalist")]
         for method in (rivals if baseline in methods else []):
             diff = paired(methods[method], methods[baseline], column, samples=samples)
@@ -248,7 +255,7 @@ def plot(rows: Sequence[Row], output: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    for method in dict.fromkeys(r.method for r in rows):
+    for method in dict.fromkeys(r.method for r in rows if r.method not in WORLD_ROWS):
         mine = sorted((r for r in rows if r.method == method), key=lambda r: r.params)
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for column in COLUMNS:
@@ -287,8 +294,9 @@ def write_report(cells: Sequence[CellDir], output: Path, *, samples: int = 2000,
              "Differences: paired bootstrap over the same test items (and seeds, averaged "
              "per item); a method \"wins\" only when the 95% interval excludes 0.", "",
              *(f"- {verdicts(cells, c, samples=samples)}" for c in COLUMNS),
-             *(f"- {verdicts(cells, c, 'generalist', samples=samples)}" for c in COLUMNS
-               if any(x.method == "generalist" for x in cells)), "",
+             *(f"- {verdicts(cells, c, ref, samples=samples)}" for ref in
+               ("generalist", *WORLD_ROWS) for c in COLUMNS
+               if any(x.method == ref for x in cells)), "",
              *(f"![{p.stem}]({p.name})" for p in pngs), "", settings, ""]  # fmt: skip
     path = output / "methods.md"
     path.write_text("\n".join(lines), encoding="utf-8")

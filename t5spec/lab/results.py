@@ -3,9 +3,11 @@
 Written at the end of ``t5spec lab`` (both experiments) from the per-item test predictions of
 each cell: the default lab's generalist, dm and sm at their ``gsm8k_dev``-selected checkpoints
 (comparisons: each specialization − generalist, dm − sm); the methods experiment's
-(size, method, seed) cells at their last checkpoint (each method − sm). The metadata names
-the command, gin files, commit, machine, date and this invocation's wall time (stages found
-cached cost nothing in it; ``stage_seconds`` keeps what each stage took when it ran).
+(size, method, seed) cells at their last checkpoint (each method − sm, − generalist and − the
+teacher with those reference rows; the teacher is one cell, sized ``teacher-<d>d-<L>L``).
+The metadata names the command, gin files, commit, machine, date and this invocation's wall
+time (stages found cached cost nothing in it; ``stage_seconds`` keeps what each stage took
+when it ran).
 """
 
 from __future__ import annotations
@@ -115,6 +117,14 @@ def methods_cells(cfg: LabConfig, mcfg, paths: st.LabPaths) -> list[dict]:
     from t5spec.lab import methods, methods_report
 
     cells = []
+    teacher = methods.teacher_eval_dir(cfg, paths)
+    if mcfg.teacher_row and (teacher / "inference_eval").is_dir():
+        vocab = paths.vocab("teacher")
+        params = methods.param_count(cfg.teacher, st.vocab_rows(vocab)) if vocab.is_file() \
+            else None
+        cells.append(report_results.cell(methods.TEACHER, methods.teacher_label(cfg), params, 0,
+                                         cfg.teacher_train.steps,
+                                         methods_report.read_slots(teacher)))  # fmt: skip
     for run in [*methods.reference_runs(mcfg), *methods.runs(mcfg)]:
         folder = methods.eval_dir(cfg, mcfg, paths, run)
         if not (folder / "inference_eval").is_dir():
@@ -138,6 +148,7 @@ def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,
     :func:`part_name`); returns the Markdown path."""
     pairs = [(m, "sm") for m in mcfg.methods if m != "sm"] if "sm" in mcfg.methods else []
     pairs += [(m, "generalist") for m in mcfg.methods] if mcfg.generalist_row else []
+    pairs += [(m, "teacher") for m in mcfg.methods] if mcfg.teacher_row else []
     doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths), pairs)
     folder = paths.report if part == "results" else paths.report / part
     return report_results.write(doc, folder)

@@ -67,7 +67,7 @@ def test_stage_graph_of_a_small_matrix(tmp_path: Path) -> None:
     assert "specialize_dm" not in names and "generalist" not in names
     cells = len(mcfg.students) * len(mcfg.methods) * 2
     assert sum(n.startswith("train_") for n in names) == cells
-    assert sum(n.startswith("eval_") for n in names) == cells
+    assert sum(n.startswith("eval_") for n in names) == cells + 1  # + eval_teacher
     deps = {s.name: s.deps for s in graph}
     assert deps["train_lab_xs_hybrid_s1"] == ("generalist_lab_xs", "align")
     assert deps["eval_lab_xs_hybrid_s1"] == ("train_lab_xs_hybrid_s1",)

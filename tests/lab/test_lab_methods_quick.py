@@ -1,6 +1,7 @@
 """``t5spec lab --experiment=methods --quick`` end to end: the shared teacher stages, one
 generalist per student size, every (size, method) cell trained by T5X and evaluated on test
-with its inference cost, and the methods report with intervals, verdicts and plots."""
+with its inference cost, the teacher row (one evaluation of the lab's teacher in its sampling
+prompt), and the methods report with intervals, verdicts and plots."""
 
 from __future__ import annotations
 
@@ -45,8 +46,24 @@ def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
                             if isinstance(v, int | float))  # fmt: skip
 
 
+def test_the_teacher_was_evaluated_once_in_its_prompt(lab_dir: Path) -> None:
+    cfg, mcfg = methods.load([QUICK])
+    assert mcfg.teacher_row
+    folder = methods.teacher_eval_dir(cfg, stages.LabPaths(lab_dir))
+    preds = sorted((folder / "inference_eval" / "predictions").glob("*-test-*.jsonl"))
+    names = {p.name.split("-test-")[0] for p in preds}
+    assert names == {f"t5spec_eval_{b}_lab_teacher" for b in (*methods.OOD, "gsm8k")} | \
+        {"t5spec_eval_bbh_ao"}
+    for path in preds:
+        rows = [json.loads(ln) for ln in path.read_text().splitlines()]
+        assert len(rows) == mcfg.test_examples, path
+        if "lab_teacher" in path.name:
+            assert all(r["input"].startswith("Solve the math word problem") for r in rows)
+    assert json.loads((folder / "inference_cost.json").read_text())["mode"] == "lab_teacher"
+
+
 def test_the_report_has_every_method_and_size(lab_dir: Path) -> None:
-    _, mcfg = methods.load([QUICK])
+    cfg, mcfg = methods.load([QUICK])
     md = (lab_dir / "report" / "methods.md").read_text()
     lines = md.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("| method | student |"))
@@ -56,9 +73,14 @@ def test_the_report_has_every_method_and_size(lab_dir: Path) -> None:
             break
         rows.append(line)
     cells = {(r.split("|")[1].strip(), r.split("|")[2].strip()) for r in rows}
-    assert cells == {(m, s) for m in mcfg.methods for s in mcfg.students}
+    teacher = ("teacher", methods.teacher_label(cfg))
+    assert cells == {(m, s) for m in mcfg.methods for s in mcfg.students} | {teacher}
+    assert "[" in next(r for r in rows if r.startswith("| teacher |"))  # an interval
     for column in ("In-distribution", "OOD", "Generic"):  # one plain verdict per column
         verdict = next(ln for ln in md.splitlines() if ln.startswith(f"- {column} "))
         assert any(w in verdict for w in ("tie", "inside the noise", "wins")), verdict
+        against = next(ln for ln in md.splitlines()
+                       if ln.startswith(f"- {column} (each method − teacher"))
+        assert all(f"at {s} " in against for s in mcfg.students), against
     for method in mcfg.methods:
         assert (lab_dir / "report" / f"methods_{method}.png").stat().st_size > 1000

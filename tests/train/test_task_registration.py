@@ -78,3 +78,7 @@ def test_the_lab_registers_its_own_tasks(stages):
     assert _lab(stages["lab"]["names"]) == [
         "t5spec_lab_generalist", "t5spec_lab_generic_ao", "t5spec_lab_generic_cot",
         "t5spec_lab_teacher"]
+    added = set(stages["lab"]["names"]) - set(stages["eval"]["names"]) - set(
+        _lab(stages["lab"]["names"]))  # the teacher row's evaluation in its sampling prompt
+    assert added == {f"t5spec_eval_{b}_lab_teacher" for b in
+                     ("gsm8k", "multiarith", "asdiv", "svamp", "math")}
