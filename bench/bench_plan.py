@@ -5,11 +5,13 @@ For each run gin on its documented topology: the analytic plan's per-device memo
 estimate) against XLA's for the real T5X train step compiled for that TPU slice
 (``t5spec plan --compile``: arguments + outputs − donated + temporaries + code). The ratio of a
 gin is the larger of the two over the smaller; the benchmark's is the worst over the gins.
-FlanT5-Small and -Base are compiled in this run (libtpu, minutes on 2 cores); XL and XXL, whose
-compiles take many minutes, are read from their committed compiles
-(the latest ``docs/results/<date>-tpu-compile/*.json``, each with its analytic figure).
+FlanT5-Small and -Base are compiled in this run (libtpu, minutes on 2 cores); the step-by-step
+gin, Large, XL and XXL, whose compiles take many minutes, are read from their committed compiles
+(the latest ``docs/results/<date>-tpu-compile/*.json``: XLA's figure; the analytic one is
+recomputed with today's ``costs.py``).
 
-Usage: JAX_PLATFORMS=cpu python bench/bench_plan.py [--compile small,base] [--from_json xl,xxl]
+Usage: JAX_PLATFORMS=cpu python bench/bench_plan.py [--compile small,base]
+       [--from_json sbs,large,xl,xxl]
 Last line: ``plan_accuracy ratio: X (goal ≤ 1.25)``.
 """
 
@@ -47,13 +49,16 @@ def _compiled(size: str) -> tuple[float, float, float]:
 
 
 def _from_json(size: str) -> tuple[float, float]:
+    """(analytic bytes with today's costs.py, XLA bytes) of ``size``'s committed compile."""
+    from t5spec.launch import planning
+
     gin, topo = GINS[size]
     name = Path(gin).stem
     found = sorted(RESULTS.glob(f"*-tpu-compile/{name}-{topo}.json"))  # dated folders
     if not found:
         raise SystemExit(f"no committed compile of {gin} on {topo} under {RESULTS}")
     data = json.loads(found[-1].read_text())
-    return data["analytic"]["per_device_bytes"], data["train"]["total_bytes"]
+    return planning.replan_compiled(data).memory.total, data["train"]["total_bytes"]
 
 
 def main() -> None:
@@ -64,7 +69,8 @@ def main() -> None:
     logging.set_verbosity(logging.ERROR)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--compile", default="small,base", help="sizes compiled in this run")
-    p.add_argument("--from_json", default="xl,xxl", help="sizes read from committed compiles")
+    p.add_argument("--from_json", default="sbs,large,xl,xxl",
+                   help="sizes read from committed compiles")
     a = p.parse_args()
     worst = 0.0
     rows = [(s, "compiled now") for s in a.compile.split(",") if s]

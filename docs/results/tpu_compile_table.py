@@ -3,7 +3,8 @@
 Usage (repository root): python docs/results/tpu_compile_table.py [--headers]
 Reads every ``docs/results/<date>-tpu-compile/*.json`` (``t5spec plan --compile ... --json``
 output; the command is rebuilt from it, the date is the folder's); where a gin was compiled on
-the same topology on several dates, the latest counts.
+the same topology on several dates, the latest counts. The analytic column is today's
+``t5spec plan`` (``costs.py``) for the same gin, overrides and topology.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from absl import logging
+
+from t5spec.launch import planning
+from t5spec.launch.compile_report import memory_ratio
 
 RESULTS = Path(__file__).resolve().parent
 REPO = RESULTS.parents[1]
@@ -26,6 +32,7 @@ def secs(x: float) -> str:
 def row(path: Path) -> dict:
     d = json.loads(path.read_text())
     train, infer = d["train"], d["infer_eval"]
+    analytic = planning.replan_compiled(d).memory.total  # today's costs.py, not the JSON's
     over = [o.replace(" ", "") for o in d["overrides"] if not o.startswith(HIDDEN)]
     gin = d["gin_files"][0]
     cmd = f"t5spec plan --compile --gin_file={gin} --topology={d['topology']}"
@@ -39,8 +46,8 @@ def row(path: Path) -> dict:
         "t50": d["step_seconds_at_half_peak"],
         "infer": infer["total_bytes"] / GIB if infer else float("nan"),
         "compile": train["compile_seconds"] + (infer["compile_seconds"] if infer else 0.0),
-        "ana": d["analytic"]["per_device_bytes"] / GIB,
-        "ratio": d["analytic"]["memory_ratio_vs_xla"],
+        "ana": analytic / GIB,
+        "ratio": memory_ratio(analytic, train["total_bytes"]),
     }
 
 
@@ -80,6 +87,7 @@ def write_header(r: dict) -> None:
 
 
 def main() -> None:
+    logging.set_verbosity(logging.ERROR)
     latest = {p.name: p for p in sorted(RESULTS.glob("*-tpu-compile/*.json"))}  # by date
     rows = sorted((row(p) for p in latest.values()), key=lambda r: (r["flops"], r["name"]))
     print(table(rows))

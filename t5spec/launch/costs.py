@@ -3,7 +3,8 @@
 Pure arithmetic on the model's shape numbers; nothing here touches devices. Exact parts
 (parameters, optimizer state) come from the abstract train state via
 :func:`t5spec.launch.ginconfig.shardings`; the activation figure is an *estimate* of what the
-backward pass keeps (T5X's T5 has no rematerialization by default), good to about ±30%.
+backward pass keeps (T5X's T5 has no rematerialization by default), within 1.12× of XLA's
+compiled memory on every committed TPU compile (see :data:`ATTENTION_SCORE_BYTES`).
 
 Conventions: a *row* is one (packed) sequence pair of ``inputs`` encoder tokens and
 ``targets`` decoder tokens; FLOPs count one multiply-add as 2; a training step costs
@@ -15,6 +16,13 @@ from __future__ import annotations
 import dataclasses
 
 BF16_BYTES = 2
+# Bytes XLA keeps per attention-score element (heads × query × key) through the backward pass.
+# Calibrated, not derived: the one parameter of this module fitted to XLA. Over the eight
+# committed TPU compiles (docs/results/*-tpu-compile/: FlanT5 Small to XXL, model-parallel width
+# 1–8, 1–4 microbatches, v4 and v5e) the worst-case memory ratio analytic/XLA is 1.28 at 2 (one
+# bf16 copy) and 1.11 at 3; fitted on seven and tested on the eighth, each held-out ratio is
+# ≤ 1.14 (tests/launch/test_costs_vs_xla.py recomputes these from the JSON).
+ATTENTION_SCORE_BYTES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,26 +92,34 @@ def train_step_flops(shape: T5Shape, batch: int, len_in: int, len_out: int) -> f
 
 
 def activation_bytes_per_row(
-    shape: T5Shape, len_in: int, len_out: int, model_parallel: int
+    shape: T5Shape, len_in: int, len_out: int, model_parallel: int,
+    score_bytes: float = ATTENTION_SCORE_BYTES,
 ) -> float:
     """Activations kept for the backward pass, per row, on one device of a model-parallel group.
 
     Widths that T5X's activation rules shard over ``model`` (heads, mlp, vocab) are divided
-    by ``model_parallel``; ``embed``-wide tensors are replicated. Per layer and token:
-    encoder ``4d + 4·inner + (num_wi+1)·d_ff + heads·len_in``; decoder
-    ``5d + 6·inner + (num_wi+1)·d_ff + heads·(len_out+len_in)``, plus cross-attention keys and
-    values ``2·inner`` per encoder token; logits ``vocab`` per target token in bf16 plus two
-    float32 copies (log-softmax and its gradient).
+    by ``model_parallel``; ``embed``-wide tensors are replicated. Per layer and token, in bf16:
+    encoder ``4d + 4·inner + (num_wi+1)·d_ff``; decoder ``5d + 6·inner + (num_wi+1)·d_ff``, plus
+    cross-attention keys and values ``2·inner`` per encoder token; logits ``vocab`` per target
+    token in bf16 plus two float32 copies (log-softmax and its gradient).
+
+    Attention scores (``heads·len_in`` per encoder token, ``heads·(len_out+len_in)`` per decoder
+    token) cost ``score_bytes`` each (:data:`ATTENTION_SCORE_BYTES`), not one bf16 copy: XLA's
+    compiled T5X step
+    keeps more than the softmax output (the length probe of docs/benchmarks.md: quadrupling the
+    score elements took XLA's temporaries up 2.5× faster than one copy predicts).
     """
     d, inner, ff, heads = shape.d_model, shape.inner, shape.d_ff, shape.num_heads
     m = float(model_parallel)
     mlp = (shape.num_wi + 1) * ff
-    enc = len_in * (4 * d + (4 * inner + mlp + heads * len_in) / m)
-    dec = len_out * (5 * d + (6 * inner + mlp + heads * (len_out + len_in)) / m)
+    enc = len_in * (4 * d + (4 * inner + mlp) / m)
+    dec = len_out * (5 * d + (6 * inner + mlp) / m)
     cross_kv = len_in * 2 * inner / m
     elements = shape.encoder_layers * enc + shape.decoder_layers * (dec + cross_kv)
+    scores = heads * (shape.encoder_layers * len_in * len_in
+                      + shape.decoder_layers * len_out * (len_out + len_in)) / m
     logits_bytes = len_out * shape.vocab * (BF16_BYTES + 4 + 4) / m
-    return elements * BF16_BYTES + logits_bytes
+    return elements * BF16_BYTES + scores * score_bytes + logits_bytes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from t5spec.errors import InputError
 from t5spec.launch import costs, ginconfig
-from t5spec.launch.topology import GIB, Topology
+from t5spec.launch.topology import GIB, Topology, parse_topology
 
 # Above this a device is considered full: XLA needs scratch space and fragments memory.
 USABLE_HBM_FRACTION = 0.85
@@ -126,6 +126,13 @@ def build_plan(
         warnings=(),
     )
     return dataclasses.replace(plan, warnings=tuple(_warnings(plan)))
+
+
+def replan_compiled(record: dict[str, Any]) -> Plan:
+    """Today's analytic plan of a ``t5spec plan --compile --json`` record (its gin files,
+    overrides and topology): what :mod:`costs` says now beside what XLA said then."""
+    return build_plan(record["gin_files"], parse_topology(record["topology"]),
+                      record["overrides"])
 
 
 def _warnings(plan: Plan) -> list[str]:
