@@ -7,7 +7,8 @@ questions of ``--data_dir`` in one mode and writes ``--output`` (JSON)::
      "seconds_per_100_answers", "accuracy", "checkpoint", "batch_size", "max_new_tokens"}
 
 Modes: ``label`` — distilling step-by-step's label prefix, greedy, at most
-``LABEL_MAX_NEW_TOKENS`` tokens; ``zs_cot`` — the zero-shot CoT input the evaluation tasks
+``LABEL_MAX_NEW_TOKENS`` tokens; ``rationale`` — its rationale prefix, then the answer, greedy,
+up to ``--max_new_tokens``; ``zs_cot`` — the zero-shot CoT input the evaluation tasks
 use, greedy, up to ``--max_new_tokens``; ``lab_teacher`` — the lab teacher's sampling prompt
 (``paper_release/lib_prompt/lab_teacher.txt`` + the question, :mod:`t5spec.tasks.lab`'s
 ``t5spec_eval_*_lab_teacher`` inputs), greedy, up to ``--max_new_tokens``. Tokens include
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-MODES = ("label", "zs_cot", "lab_teacher")
+MODES = ("label", "rationale", "zs_cot", "lab_teacher")
 
 
 class SentencePieceVocab:
@@ -61,6 +62,10 @@ def measure(checkpoint: str, vocab: str, data_dir: str, mode: str, examples: int
         out = si.answer_from_label(decoder, vocabulary, questions,
                                    prefix=stepbystep.DEFAULT_LABEL_PREFIX, batch_size=batch_size)
         max_new_tokens = stepbystep.LABEL_MAX_NEW_TOKENS
+    elif mode == "rationale":
+        out = si.answer_from_rationale(decoder, vocabulary, questions,
+                                       prefix=stepbystep.DEFAULT_RATIONALE_PREFIX,
+                                       max_new_tokens=max_new_tokens, batch_size=batch_size)
     else:
         from t5spec.lab.world import TEACHER_PROMPT_ID
 

@@ -13,6 +13,9 @@ method    training (from the size's own generalist)            test evaluation (
           (distilling step-by-step: label CE + λ · CE)
 ``hybrid`` gin/lab/stepbystep.gin, ``RATIONALE_LOSS = 'kl'``   label prefix only (``sbs_label``)
           (label CE + λ · sparse top-k KL on rationales)
+``sbs_cot`` no training of its own: the ``sbs`` / ``hybrid``       its rationale prefix, then the
+``hybrid_cot`` cell's student (same run folder and checkpoint)     answer (``sbs_rationale``): a CoT
+                                                               answer, sm's inference cost
 ``onpolicy`` R rounds: the student samples, the teacher scores   zero-shot CoT (``zs_cot``)
           (:mod:`t5spec.lab.onpolicy`), specialize.gin with dm's
           loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β)
@@ -54,13 +57,20 @@ ONPOLICY = tuple(onpolicy.METHODS)  # same total training steps as METHODS (t5sp
 # ``teacher``: the lab's teacher itself (the ``teacher`` stage's last checkpoint, its own model
 # gin and vocabulary), one row per world, not per size or seed (``MethodsConfig.teacher_row``).
 REFERENCES = ("gold", "generalist", "teacher")
+# Evaluation-only rows: a trained method's student answering another way (no training of its
+# own; the cell's run folder and checkpoint are the trained method's). Step-by-step students
+# answer with the label only (7 tokens); ``*_cot`` asks them for their rationale first, so they
+# are compared with sm/dm at the same inference cost (issue 29 item 3).
+EVAL_VARIANTS = {"sbs_cot": "sbs", "hybrid_cot": "hybrid"}
 TEACHER = "teacher"
 # Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode;
 # ``lab_teacher``: the teacher's sampling prompt, t5spec.tasks.lab's t5spec_eval_*_lab_teacher).
 EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label",
+             "sbs_cot": "sbs_rationale", "hybrid_cot": "sbs_rationale",
              "gold": "zs_cot", "generalist": "zs_cot", TEACHER: "lab_teacher",
              **dict.fromkeys(ONPOLICY, "zs_cot")}
-COST_MODE = {"zs_cot": "zs_cot", "sbs_label": "label", "lab_teacher": "lab_teacher"}
+COST_MODE = {"zs_cot": "zs_cot", "sbs_label": "label", "sbs_rationale": "rationale",
+             "lab_teacher": "lab_teacher"}
 OOD = ("multiarith", "asdiv", "svamp")
 
 
@@ -72,7 +82,8 @@ class MethodsConfig:
     Attributes:
       students: student sizes, smallest first: names of :data:`LAB_PRESETS` or of ``shapes``.
       shapes: extra named student shapes (override presets of the same name).
-      methods: a subset of :data:`METHODS`, :data:`ONPOLICY` and ``gold`` (trained cells).
+      methods: a subset of :data:`METHODS`, :data:`ONPOLICY` and ``gold`` (trained cells), and
+        of :data:`EVAL_VARIANTS` (evaluation-only rows; their trained method must be listed).
       generalist_row: also evaluate each size's generalist on test (a reference row, the
         "before" every method is compared with).
       teacher_row: also evaluate the lab's teacher on the same test items (one reference row
@@ -117,10 +128,15 @@ class MethodsConfig:
             s = self.shape(student)
             if min(s.emb_dim, s.num_heads, s.head_dim, s.mlp_dim, s.num_layers) <= 0:
                 raise ValueError(f"student {student!r}: every dimension must be > 0, got {s}")
-        unknown = [m for m in self.methods if m not in (*METHODS, *ONPOLICY, "gold")]
+        known = (*METHODS, *ONPOLICY, "gold", *EVAL_VARIANTS)
+        unknown = [m for m in self.methods if m not in known]
         if unknown or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"unknown or repeated method(s) in {list(self.methods)}; "
-                             f"choose distinct ones from {', '.join((*METHODS, *ONPOLICY))}, gold")
+                             f"choose distinct ones from {', '.join(known)}")
+        orphans = [m for m in self.methods if EVAL_VARIANTS.get(m, m) not in self.methods]
+        if orphans:
+            raise ValueError(f"{', '.join(orphans)} evaluate(s) another method's students: add "
+                             f"{', '.join(EVAL_VARIANTS[m] for m in orphans)} to methods")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
         lam = float(self.rationale_weight)
@@ -176,10 +192,15 @@ def generalist_dir(paths: st.LabPaths, student: str) -> Path:
     return paths.run("methods") / student / "generalist"
 
 
+def trained_method(method: str) -> str:
+    """The method whose training produced ``method``'s students (itself but for variants)."""
+    return EVAL_VARIANTS.get(method, method)
+
+
 def run_dir(paths: st.LabPaths, run: MethodRun) -> Path:
     if run.method == "generalist":  # the reference row: the size's generalist itself
         return generalist_dir(paths, run.student)
-    return paths.run("methods") / run.student / f"{run.method}_s{run.seed}"
+    return paths.run("methods") / run.student / f"{trained_method(run.method)}_s{run.seed}"
 
 
 def result_dir(mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
@@ -220,8 +241,12 @@ def reference_runs(mcfg: MethodsConfig) -> list[MethodRun]:
 
 
 def eval_dir(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
-    """Where ``t5x.eval`` of the last checkpoint writes (as ``t5spec eval`` files it)."""
-    return result_dir(mcfg, paths, run) / "eval" / f"test_checkpoint_{cell_step(cfg, mcfg, run)}"
+    """Where ``t5x.eval`` of the last checkpoint writes (as ``t5spec eval`` files it; an
+    evaluation-only variant beside its trained method's, named by its answer mode)."""
+    folder = f"test_checkpoint_{cell_step(cfg, mcfg, run)}"
+    if run.method in EVAL_VARIANTS:
+        folder += f"_{EVAL_MODE[run.method]}"
+    return result_dir(mcfg, paths, run) / "eval" / folder
 
 
 def generalist_argv(cfg: LabConfig, paths: st.LabPaths, student: str) -> list[str]:

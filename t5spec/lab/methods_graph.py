@@ -14,6 +14,7 @@ from t5spec.lab import stages as st
 from t5spec.lab.config import LabConfig
 from t5spec.lab.methods import (
     EVAL_MODE,
+    EVAL_VARIANTS,
     ONPOLICY,
     TEACHER,
     MethodsConfig,
@@ -96,12 +97,13 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
             fingerprint(evals), outputs=(teacher_eval_dir(cfg, paths),
                                          paths.log("eval_teacher"))))
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        trained = f"train_{run.name}"
+        # an evaluation-only variant waits for its trained method's stage (validate(): listed)
+        trained = f"train_{run.student}_{EVAL_VARIANTS.get(run.method, run.method)}_s{run.seed}"
         if run.method in ONPOLICY:
             cell = onpolicy_cell(cfg, mcfg, paths, run)
             graph += onpolicy.round_stages(cfg, mcfg.onpolicy, paths, cell)
             trained = onpolicy.last_stage(cell, mcfg.onpolicy)
-        elif run.method != "generalist":
+        elif run.method not in ("generalist", *EVAL_VARIANTS):
             graph.append(pipeline.train_stage(
                 trained, (f"generalist_{run.student}", "align"),
                 specialize_argv(cfg, mcfg, paths, run),

@@ -26,7 +26,8 @@ def quick() -> tuple:
 def test_gin_files_bind_the_matrix(quick) -> None:
     cfg, mcfg = quick
     _, full = methods.load([str(REPO / "gin" / "lab_methods.gin")])
-    assert set(mcfg.methods) == set(full.methods) == set(methods.METHODS)
+    trained = set(mcfg.methods) - set(methods.EVAL_VARIANTS)
+    assert trained == set(full.methods) == set(methods.METHODS)
     assert len(mcfg.students) >= 3 and len(full.students) >= 3 and len(full.seeds) == 3
     rows = 1024
     sizes = [methods.param_count(mcfg.shape(s), rows) for s in mcfg.students]
@@ -45,6 +46,7 @@ def test_gin_files_bind_the_matrix(quick) -> None:
     ("methods.MethodsConfig.seeds = ()", "seeds"),
     ("methods.MethodsConfig.generic_tasks = ('gsm8k/zs_cot',)", "generic_tasks"),
     ("methods/lab.TrainBudget.steps = 0", "steps"),
+    ("methods.MethodsConfig.methods = ('sm', 'sbs_cot')", "add sbs to methods"),
 ])  # fmt: skip
 def test_bad_settings_fail_before_training(binding: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -66,7 +68,8 @@ def test_stage_graph_of_a_small_matrix(tmp_path: Path) -> None:
     assert names[:4] == ["data", "teacher", "sample", "align"]  # the lab's own stages, once
     assert "specialize_dm" not in names and "generalist" not in names
     cells = len(mcfg.students) * len(mcfg.methods) * 2
-    assert sum(n.startswith("train_") for n in names) == cells
+    variants = len(mcfg.students) * len(set(mcfg.methods) & set(methods.EVAL_VARIANTS)) * 2
+    assert sum(n.startswith("train_") for n in names) == cells - variants
     assert sum(n.startswith("eval_") for n in names) == cells + 1  # + eval_teacher
     deps = {s.name: s.deps for s in graph}
     assert deps["train_lab_xs_hybrid_s1"] == ("generalist_lab_xs", "align")
@@ -74,6 +77,28 @@ def test_stage_graph_of_a_small_matrix(tmp_path: Path) -> None:
     assert set(deps["methods_report"]) == {n for n in names if n.startswith("eval_")}
     assert names.index("methods_report") == len(names) - 1
     assert len({s.fingerprint for s in graph}) == len(graph)  # every cell its own command
+
+
+def test_cot_variants_evaluate_the_trained_students_by_rationale(tmp_path: Path) -> None:
+    """sbs_cot / hybrid_cot: no training of their own, the sbs / hybrid checkpoint answered in
+    the rationale mode (its own eval folder), timed in the rationale mode."""
+    cfg, mcfg = methods.load([QUICK], [
+        "methods.MethodsConfig.methods = ('sm', 'sbs', 'hybrid', 'sbs_cot', 'hybrid_cot')"])
+    paths = stages.LabPaths(tmp_path)
+    graph = methods_graph.build_stages(cfg, mcfg, paths)
+    names = [s.name for s in graph]
+    deps = {s.name: s.deps for s in graph}
+    student = mcfg.students[0]
+    assert f"train_{student}_sbs_cot_s0" not in names
+    assert deps[f"eval_{student}_sbs_cot_s0"] == (f"train_{student}_sbs_s0",)
+    assert deps[f"eval_{student}_hybrid_cot_s0"] == (f"train_{student}_hybrid_s0",)
+    base, variant = (methods.MethodRun(student, m, 0) for m in ("hybrid", "hybrid_cot"))
+    assert methods.run_dir(paths, variant) == methods.run_dir(paths, base)
+    assert methods.eval_dir(cfg, mcfg, paths, variant) != methods.eval_dir(cfg, mcfg, paths, base)
+    evaluated = " ".join(" ".join(a) for a in methods.eval_argvs(cfg, mcfg, paths, variant))
+    assert "t5spec_eval_math_sbs_rationale" in evaluated and "sbs_label" not in evaluated
+    assert "--mode=rationale" in methods.cost_argv(cfg, mcfg, paths, variant)
+    assert len({s.fingerprint for s in graph}) == len(graph)
 
 
 def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:

@@ -31,7 +31,7 @@ def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
     cfg, mcfg = methods.load([QUICK])
     paths = stages.LabPaths(lab_dir)
     cells = methods.runs(mcfg)
-    assert len(cells) == len(mcfg.students) * len(mcfg.methods) * len(mcfg.seeds) == 12
+    assert len(cells) == len(mcfg.students) * len(mcfg.methods) * len(mcfg.seeds) == 15
     last = methods.final_step(cfg, mcfg)
     for run in cells:
         assert (methods.run_dir(paths, run) / f"checkpoint_{last}" / "state").is_dir(), run
@@ -42,6 +42,7 @@ def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
             rows = [json.loads(ln) for ln in path.read_text().splitlines()]
             assert rows and all(isinstance(r["correct"], bool) for r in rows), path
         cost = json.loads((evaluated / "inference_cost.json").read_text())
+        assert cost["mode"] == methods.COST_MODE[methods.EVAL_MODE[run.method]], run
         assert cost and all(math.isfinite(float(v)) and float(v) >= 0 for v in cost.values()
                             if isinstance(v, int | float))  # fmt: skip
 
