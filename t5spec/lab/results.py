@@ -146,9 +146,13 @@ def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,
                   part: str = "results") -> Path:  # fmt: skip
     """``LAB/report/<part>/results.{json,md}`` of the methods experiment (``part``:
     :func:`part_name`); returns the Markdown path."""
+    from t5spec.lab import methods
+
     pairs = [(m, "sm") for m in mcfg.methods if m != "sm"] if "sm" in mcfg.methods else []
     pairs += [(m, "generalist") for m in mcfg.methods] if mcfg.generalist_row else []
     pairs += [(m, "teacher") for m in mcfg.methods] if mcfg.teacher_row else []
+    # an evaluation-only variant against its trained method: the same students, another answer
+    pairs += [(m, methods.EVAL_VARIANTS[m]) for m in mcfg.methods if m in methods.EVAL_VARIANTS]
     doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths), pairs)
     folder = paths.report if part == "results" else paths.report / part
     return report_results.write(doc, folder)
