@@ -153,6 +153,8 @@ def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,
     pairs += [(m, "teacher") for m in mcfg.methods] if mcfg.teacher_row else []
     # an evaluation-only variant against its trained method: the same students, another answer
     pairs += [(m, methods.EVAL_VARIANTS[m]) for m in mcfg.methods if m in methods.EVAL_VARIANTS]
+    # the hybrid against the method it changes (issue 29: beat both sm and sbs)
+    pairs += [("hybrid", "sbs")] if {"hybrid", "sbs"} <= set(mcfg.methods) else []
     doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths), pairs)
     folder = paths.report if part == "results" else paths.report / part
     return report_results.write(doc, folder)

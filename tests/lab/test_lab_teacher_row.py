@@ -179,6 +179,7 @@ def test_the_report_and_results_show_the_teacher_row(lab, tmp_path: Path) -> Non
     assert teacher[0]["step"] == cfg.teacher_train.steps and "bbh" not in teacher[0]["correct"]
     assert ["sm", "teacher"] in doc["comparisons"]
     assert ["hybrid_cot", "hybrid"] in doc["comparisons"]  # a variant vs its trained method
+    assert ["hybrid", "sbs"] in doc["comparisons"]
     text = out.read_text()
     assert f"| teacher | {label} | {params:,} | 1 | 70.0 [" in text
     for student in mcfg.students:
