@@ -18,7 +18,8 @@ method    training (from the size's own generalist)            test evaluation (
                                                                answer, sm's inference cost
 ``onpolicy`` R rounds: the student samples, the teacher scores   zero-shot CoT (``zs_cot``)
           (:mod:`t5spec.lab.onpolicy`), specialize.gin with dm's
-          loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β)
+          loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β);
+          ``onpolicy_warm``: from the dm cell after W steps
 ``teacher`` none: the ``teacher`` stage's model itself, once per    its sampling prompt
           world (``teacher_row``, stage ``eval_teacher``)      (``lab_teacher``)
 ========= =================================================== ==============================
@@ -133,10 +134,11 @@ class MethodsConfig:
         if unknown or not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"unknown or repeated method(s) in {list(self.methods)}; "
                              f"choose distinct ones from {', '.join(known)}")
-        orphans = [m for m in self.methods if EVAL_VARIANTS.get(m, m) not in self.methods]
+        needs = {**EVAL_VARIANTS, **onpolicy.WARM_FROM}  # rows built on another method's run
+        orphans = [m for m in self.methods if needs.get(m, m) not in self.methods]
         if orphans:
-            raise ValueError(f"{', '.join(orphans)} evaluate(s) another method's students: add "
-                             f"{', '.join(EVAL_VARIANTS[m] for m in orphans)} to methods")
+            raise ValueError(f"{', '.join(orphans)} build(s) on another method's run: add "
+                             f"{', '.join(needs[m] for m in orphans)} to methods")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be non-empty and distinct, got {self.seeds}")
         lam = float(self.rationale_weight)
@@ -178,6 +180,8 @@ def load(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> tuple[LabCon
     mcfg.validate()
     if set(mcfg.methods) & set(ONPOLICY):
         mcfg.onpolicy.validate(budget(cfg, mcfg).steps)
+    if set(mcfg.methods) & set(onpolicy.WARM_FROM):
+        mcfg.onpolicy.validate_warm(budget(cfg, mcfg).steps, budget(cfg, mcfg).checkpoint_period)
     return cfg, mcfg
 
 
@@ -206,15 +210,25 @@ def run_dir(paths: st.LabPaths, run: MethodRun) -> Path:
 def result_dir(mcfg: MethodsConfig, paths: st.LabPaths, run: MethodRun) -> Path:
     """The MODEL_DIR of the cell's evaluated checkpoint (on-policy: its last round's)."""
     folder = run_dir(paths, run)
-    return onpolicy.final_model_dir(folder, mcfg.onpolicy) if run.method in ONPOLICY else folder
+    if run.method not in ONPOLICY:
+        return folder
+    return onpolicy.final_model_dir(folder, mcfg.onpolicy.for_method(run.method))
 
 
 def onpolicy_cell(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
                   run: MethodRun) -> onpolicy.Cell:  # fmt: skip
-    g = cfg.generalist.steps
+    """The cell's rounds: from the size's generalist, or (a warm method) from the same seed's
+    ``dm`` run after ``warm_start_steps``, the rounds then sharing the rest of the budget."""
+    g, b = cfg.generalist.steps, budget(cfg, mcfg)
+    start = (st.last_checkpoint(generalist_dir(paths, run.student), g),
+             f"generalist_{run.student}", g)
+    if run.method in onpolicy.WARM_FROM:
+        w = mcfg.onpolicy.warm_start_steps
+        source = MethodRun(run.student, onpolicy.WARM_FROM[run.method], run.seed)
+        start = (st.last_checkpoint(run_dir(paths, source), g + w), f"train_{source.name}", g + w)
+        b = dataclasses.replace(b, steps=b.steps - w)
     return onpolicy.Cell(run.name, run.method, run_dir(paths, run), model_gin(paths, run.student),
-                         st.last_checkpoint(generalist_dir(paths, run.student), g),
-                         f"generalist_{run.student}", g, budget(cfg, mcfg), cfg.seed + 2 + run.seed)
+                         *start, b, cfg.seed + 2 + run.seed)
 
 
 def model_gin(paths: st.LabPaths, student: str) -> Path:

@@ -101,8 +101,9 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
         trained = f"train_{run.student}_{EVAL_VARIANTS.get(run.method, run.method)}_s{run.seed}"
         if run.method in ONPOLICY:
             cell = onpolicy_cell(cfg, mcfg, paths, run)
-            graph += onpolicy.round_stages(cfg, mcfg.onpolicy, paths, cell)
-            trained = onpolicy.last_stage(cell, mcfg.onpolicy)
+            loop = mcfg.onpolicy.for_method(run.method)
+            graph += onpolicy.round_stages(cfg, loop, paths, cell)
+            trained = onpolicy.last_stage(cell, loop)
         elif run.method not in ("generalist", *EVAL_VARIANTS):
             graph.append(pipeline.train_stage(
                 trained, (f"generalist_{run.student}", "align"),
@@ -167,6 +168,17 @@ def teacher_text(cfg: LabConfig) -> str:
             "only). A slot it was not evaluated on reads \"not evaluated\".")
 
 
+def _train_commands(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
+                    run) -> list[list[str]]:  # fmt: skip
+    """A cell's training commands (none for a reference row or an evaluation-only one)."""
+    if run.method in ("generalist", *EVAL_VARIANTS):
+        return []
+    if run.method in ONPOLICY:
+        return list(onpolicy.commands(cfg, mcfg.onpolicy.for_method(run.method), paths,
+                                      onpolicy_cell(cfg, mcfg, paths, run)))
+    return [specialize_argv(cfg, mcfg, paths, run)]
+
+
 def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> str:
     """Every command of a methods run as shell lines (``t5spec lab --print_only``)."""
     import shlex
@@ -177,9 +189,7 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
     if mcfg.teacher_row:
         argvs += [*teacher_eval_argvs(cfg, mcfg, paths), teacher_cost_argv(cfg, mcfg, paths)]
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        train = [] if run.method == "generalist" else [specialize_argv(cfg, mcfg, paths, run)] \
-            if run.method not in ONPOLICY else \
-            onpolicy.commands(cfg, mcfg.onpolicy, paths, onpolicy_cell(cfg, mcfg, paths, run))
-        argvs += [*train, *eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
+        argvs += [*_train_commands(cfg, mcfg, paths, run), *eval_argvs(cfg, mcfg, paths, run),
+                  cost_argv(cfg, mcfg, paths, run)]
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -12,7 +12,8 @@ generalist. Round ``r`` (``LAB/runs/methods/<size>/<method>_s<seed>/round<r>/``)
                         log-probs of the student's text) -> scored/ (source = "student")
     align_<cell>_r<r>   t5spec align --include_incorrect -> aligned/; then the mixture:
                         mixed/ = these on-policy records and off-policy teacher samples
-                        (LAB/aligned) with a fraction λ of on-policy records (:func:`mix`)
+                        (LAB/aligned) with a fraction λ of on-policy records
+                        (:func:`t5spec.lab.onpolicy_mix.mix`)
     train_<cell>_r<r>   python -m t5x.train (gin/lab/specialize.gin, the same trainer and
                         SpecializationModel as sm/dm; DISTILL_WEIGHT = 1, the divergence a gin
                         binding) from that checkpoint for S steps on mixed/ -> model/
@@ -31,18 +32,22 @@ The teacher is asked more: the off-policy samples plus ``R · questions · m`` s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from t5spec.lab import onpolicy_mix
 from t5spec.lab import stages as st
 from t5spec.lab.config import SPECIALIZE_MIXTURES, LabConfig, TrainBudget
 
 #: method -> the divergence of its loss (t5spec.losses.config.DIVERGENCES)
-METHODS = {"onpolicy": "kl", "onpolicy_jsd": "gjsd"}
+METHODS = {"onpolicy": "kl", "onpolicy_jsd": "gjsd", "onpolicy_warm": "kl"}
+#: on-policy methods that start from the same seed's ``dm`` cell after ``warm_start_steps``
+#: (GKD starts from a supervised student; from the generalist, round 1 learns from samples
+#: that are mostly wrong), not from the generalist; the off-policy method they continue:
+WARM_FROM = {"onpolicy_warm": "dm"}
 PREDICTIONS = "t5spec_onpolicy_prompts-predict.jsonl-00000-of-00001"
 # How SentencePiece renders ids no text can hold: <unk> and the sentinel ids.
 _NOT_TEXT = re.compile(r"\u2047|<extra_id_\d+>")
@@ -62,6 +67,10 @@ class OnPolicyConfig:
         (the rest: off-policy teacher samples); GKD's λ.
       beta: β of ``onpolicy_jsd``'s JSD(β).
       max_decode_length: student tokens per sample; None: ``SamplingConfig.max_tokens``.
+      warm_start_steps: ``onpolicy_warm``: steps of the same seed's ``dm`` run it starts from
+        (a multiple of the budget's ``checkpoint_period``: dm keeps that checkpoint); its
+        ``warm_rounds`` rounds share the rest of the budget.
+      warm_rounds: ``onpolicy_warm``'s rounds.
     """
 
     rounds: int = 2
@@ -71,6 +80,21 @@ class OnPolicyConfig:
     mixture_rate: float = 0.5
     beta: float = 0.5
     max_decode_length: int | None = None
+    warm_start_steps: int = 1000
+    warm_rounds: int = 1
+
+    def for_method(self, method: str) -> OnPolicyConfig:
+        """The loop of ``method`` (a warm method: ``warm_rounds`` rounds)."""
+        return dataclasses.replace(self, rounds=self.warm_rounds) if method in WARM_FROM \
+            else self
+
+    def validate_warm(self, steps: int, checkpoint_period: int) -> None:
+        """ValueError on a warm start no dm checkpoint or round split could serve."""
+        w = self.warm_start_steps
+        if not 0 < w < steps or w % checkpoint_period:
+            raise ValueError(f"onpolicy warm_start_steps must be in (0, {steps}) and a multiple "
+                             f"of checkpoint_period ({checkpoint_period}), got {w}")
+        self.for_method("onpolicy_warm").validate(steps - w)
 
     def validate(self, steps: int) -> None:
         """ValueError on a loop no run could train with ``steps`` total training steps."""
@@ -92,7 +116,9 @@ class OnPolicyConfig:
         return (f" onpolicy/onpolicy_jsd: the same steps in {self.rounds} rounds, each on the "
                 f"student's {self.samples_per_question} samples per question (temperature "
                 f"{self.temperature:g}) scored by the teacher, on-policy fraction λ = "
-                f"{self.mixture_rate:g}; onpolicy_jsd β = {self.beta:g}.")
+                f"{self.mixture_rate:g}; onpolicy_jsd β = {self.beta:g}; onpolicy_warm: "
+                f"the same seed's dm run after {self.warm_start_steps} steps, then "
+                f"{self.warm_rounds} such round(s) over the rest.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,48 +301,13 @@ def align_argv(paths: st.LabPaths, cell: Cell, r: int) -> list[str]:
     )  # fmt: skip
 
 
-def _order(key: str, seed: int) -> str:
-    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
-
-
-def mix_counts(n_on: int, n_off: int, rate: float) -> tuple[int, int]:
-    """(on-policy, off-policy) record counts whose on-policy fraction is λ = ``rate``, using
-    as many records as that allows (all of one kind, a part of the other)."""
-    if rate >= 1.0 or n_off == 0:
-        return n_on, 0
-    want_off = round(n_on * (1.0 - rate) / rate)
-    if want_off <= n_off:
-        return n_on, want_off
-    return min(n_on, max(1, round(n_off * rate / (1.0 - rate)))), n_off
-
-
-def mix(on_policy: Path, off_policy: Path, output: Path, rate: float, seed: int) -> dict:
-    """Writes ``output/gsm8k_train-*.tfrecord``: :func:`mix_counts` records of each kind,
-    each kind's records chosen by a seeded content hash of their keys (deterministic), and
-    ``output/mix.json`` with the counts. Returns that summary."""
-    from t5spec.align import store
-
-    on = sorted(store.read_aligned(on_policy), key=lambda s: _order(s.key, seed))
-    off = sorted(store.read_aligned(off_policy), key=lambda s: _order(s.key, seed))
-    n_on, n_off = mix_counts(len(on), len(off), rate)
-    output.mkdir(parents=True, exist_ok=True)
-    for old in output.glob("gsm8k_train-*.tfrecord*"):
-        old.unlink()
-    store.write_shards([*on[:n_on], *off[:n_off]], output)
-    summary = {"on_policy": n_on, "off_policy": n_off, "on_policy_available": len(on),
-               "off_policy_available": len(off), "mixture_rate": rate,
-               "on_policy_fraction": n_on / max(1, n_on + n_off)}  # fmt: skip
-    (output / "mix.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return summary
-
-
 def _align(ocfg, paths: st.LabPaths, cell: Cell, r: int, stage) -> str:
     from t5spec.lab.runner import StageFailed, child_env, run_logged
 
     run_logged(align_argv(paths, cell, r), paths.log(stage.name), child_env(paths))
     folder = round_dir(cell, r)
-    summary = mix(folder / "aligned", paths.aligned, folder / "mixed", ocfg.mixture_rate,
-                  cell.seed)  # fmt: skip
+    summary = onpolicy_mix.mix(folder / "aligned", paths.aligned, folder / "mixed",
+                               ocfg.mixture_rate, cell.seed)
     if summary["on_policy"] == 0:
         raise StageFailed(f"no student sample of round {r} aligned; see {folder / 'aligned'}")
     return (f"{summary['on_policy']} on-policy + {summary['off_policy']} off-policy records "

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> str:
     """Runs one step; returns its summary line. InputError on bad input."""
-    from t5spec.lab import onpolicy
+    from t5spec.lab import onpolicy, onpolicy_mix
     from t5spec.lab.config import LabConfig
 
     if args.step == "prompts":
@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> str:
         return f"{written} texts in {args.output} ({left} samples left out)"
     if not 0.0 < args.rate <= 1.0:
         raise InputError(None, f"--rate must be in (0, 1], got {args.rate}", field="rate")
-    summary = onpolicy.mix(args.on_policy, args.off_policy, Path(args.output), args.rate,
-                           args.seed)  # fmt: skip
+    summary = onpolicy_mix.mix(args.on_policy, args.off_policy, Path(args.output), args.rate,
+                               args.seed)  # fmt: skip
     return f"{summary['on_policy']} on-policy + {summary['off_policy']} off-policy records"
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lab_procs import run_until_then_kill
 
 from t5spec.align import store
-from t5spec.lab import methods, methods_graph, onpolicy, runner, stages
+from t5spec.lab import methods, methods_graph, onpolicy, onpolicy_mix, runner, stages
 from t5spec.launch import ginconfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ GIN = str(REPO / "gin" / "lab_onpolicy_quick.gin")
 
 @given(n_on=st.integers(1, 500), n_off=st.integers(0, 500), rate=st.floats(0.05, 1.0))
 def test_mix_counts_hit_the_rate_within_available_records(n_on, n_off, rate):
-    on, off = onpolicy.mix_counts(n_on, n_off, rate)
+    on, off = onpolicy_mix.mix_counts(n_on, n_off, rate)
     assert 1 <= on <= n_on and 0 <= off <= n_off
     if rate >= 1.0 or n_off == 0:
         assert (on, off) == (n_on, 0)
@@ -43,9 +43,9 @@ def _sample(key: str, n: int = 3) -> store.AlignedSample:
 def test_mix_writes_the_chosen_records_deterministically(tmp_path: Path) -> None:
     store.write_shards([_sample(f"on{i}") for i in range(4)], tmp_path / "on")
     store.write_shards([_sample(f"off{i}") for i in range(10)], tmp_path / "off")
-    first = onpolicy.mix(tmp_path / "on", tmp_path / "off", tmp_path / "mixed", 0.5, seed=3)
+    first = onpolicy_mix.mix(tmp_path / "on", tmp_path / "off", tmp_path / "mixed", 0.5, seed=3)
     keys = [s.key for s in store.read_aligned(tmp_path / "mixed")]
-    again = onpolicy.mix(tmp_path / "on", tmp_path / "off", tmp_path / "mixed", 0.5, seed=3)
+    again = onpolicy_mix.mix(tmp_path / "on", tmp_path / "off", tmp_path / "mixed", 0.5, seed=3)
     assert first == again and keys == [s.key for s in store.read_aligned(tmp_path / "mixed")]
     assert (first["on_policy"], first["off_policy"]) == (4, 4)
     assert sorted(k for k in keys if k.startswith("on")) == [f"on{i}" for i in range(4)]
@@ -66,6 +66,46 @@ def test_the_round_graph_chains_rounds_from_the_generalist(tmp_path: Path) -> No
     run = methods.MethodRun("lab_xxs", "onpolicy", 0)
     assert methods.eval_dir(cfg, mcfg, stages.LabPaths(tmp_path), run).is_relative_to(
         tmp_path / "runs" / "methods" / "lab_xxs" / "onpolicy_s0" / "round2" / "model")
+
+
+WARM = ["methods.MethodsConfig.methods = ('dm', 'onpolicy_warm')",
+        "methods/lab.TrainBudget.checkpoint_period = 2",
+        "onpolicy.OnPolicyConfig.warm_start_steps = 2", "onpolicy.OnPolicyConfig.warm_rounds = 2"]
+
+
+def test_the_warm_cell_continues_the_dm_run(tmp_path: Path) -> None:
+    """onpolicy_warm: its first round samples from the same seed's dm checkpoint after W
+    steps; its warm_rounds rounds share the rest; it ends at the off-policy methods' step."""
+    cfg, mcfg = methods.load([GIN], WARM)
+    paths = stages.LabPaths(tmp_path)
+    deps = {s.name: s.deps for s in methods_graph.build_stages(cfg, mcfg, paths)}
+    cell_name, g = "lab_xxs_onpolicy_warm_s0", cfg.generalist.steps
+    assert deps[f"sample_{cell_name}_r1"] == ("train_lab_xxs_dm_s0", "data")
+    assert deps[f"eval_{cell_name}"] == (f"train_{cell_name}_r2",)
+    assert f"train_{cell_name}_r3" not in deps  # warm_rounds, not rounds
+    cell = methods.onpolicy_cell(cfg, mcfg, paths, methods.MethodRun("lab_xxs", "onpolicy_warm", 0))
+    dm = methods.run_dir(paths, methods.MethodRun("lab_xxs", "dm", 0))
+    assert cell.start_checkpoint == dm / f"checkpoint_{g + 2}" and cell.start_step == g + 2
+    loop = mcfg.onpolicy.for_method("onpolicy_warm")
+    assert onpolicy.round_steps(cell, loop) == 1
+    final = g + mcfg.specialize.steps
+    assert onpolicy.checkpoint(cell, loop, 2).name == f"checkpoint_{final}"
+    assert f"--gin.CHECKPOINT_PATH={str(dm / f'checkpoint_{g + 2}')!r}" in \
+        onpolicy.sample_argv(cfg, loop, paths, cell, 1)
+    assert methods.result_dir(mcfg, paths, methods.MethodRun("lab_xxs", "onpolicy_warm", 0)) \
+        == tmp_path / "runs" / "methods" / "lab_xxs" / "onpolicy_warm_s0" / "round2" / "model"
+
+
+@pytest.mark.parametrize("bindings, match", [
+    (WARM[1:], "add dm to methods"),  # no dm run to start from
+    ([*WARM[:3], "onpolicy.OnPolicyConfig.warm_start_steps = 3"], "multiple of checkpoint"),
+    ([*WARM[:3], "onpolicy.OnPolicyConfig.warm_start_steps = 4"], "warm_start_steps"),
+])
+def test_bad_warm_settings_fail_before_training(bindings: list[str], match: str) -> None:
+    if bindings[0].startswith("methods/lab"):  # the default methods: no dm
+        bindings = ["methods.MethodsConfig.methods = ('onpolicy_warm',)", *bindings]
+    with pytest.raises(ValueError, match=match):
+        methods.load([GIN], bindings)
 
 
 @pytest.mark.parametrize("binding, match", [
@@ -226,7 +266,7 @@ def test_the_killed_round_resumed_with_the_same_records(killed_round) -> None:
     summary = json.loads((folder / "mixed" / "mix.json").read_text())
     assert summary["on_policy"] >= 1 and summary["mixture_rate"] == 0.5
     cfg, _ = methods.load([GIN], [ONE_METHOD])
-    assert summary == onpolicy.mix(folder / "aligned", root / "aligned", folder / "mixed",
+    assert summary == onpolicy_mix.mix(folder / "aligned", root / "aligned", folder / "mixed",
                                    0.5, seed=cfg.seed + 2)  # deterministic: the same records
 
 
