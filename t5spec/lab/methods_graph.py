@@ -6,6 +6,7 @@ generalist, per cell a training (or on-policy rounds) and an evaluation stage, w
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from t5spec.lab.methods import (
     teacher_eval_argvs,
     teacher_eval_dir,
     teacher_label,
+    trained_method,
 )
 
 BASE_STAGES = ("data", "teacher", "sample", "align")
@@ -98,7 +100,7 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
                                          paths.log("eval_teacher"))))
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
         # an evaluation-only variant waits for its trained method's stage (validate(): listed)
-        trained = f"train_{run.student}_{EVAL_VARIANTS.get(run.method, run.method)}_s{run.seed}"
+        trained = f"train_{dataclasses.replace(run, method=trained_method(run.method)).name}"
         if run.method in ONPOLICY:
             cell = onpolicy_cell(cfg, mcfg, paths, run)
             loop = mcfg.onpolicy.for_method(run.method)
@@ -149,7 +151,7 @@ def _settings_text(cfg: LabConfig, mcfg: MethodsConfig) -> str:
             f"same aligned teacher samples; λ = {mcfg.rationale_weight:g} for sbs/hybrid; "
             f"seeds {list(mcfg.seeds)}; test examples per task "
             f"{mcfg.test_examples or cfg.evaluation.test_examples}; the last checkpoint."
-            + (mcfg.onpolicy.describe() if set(mcfg.methods) & set(ONPOLICY) else "")
+            + (mcfg.onpolicy.describe(mcfg.methods) if set(mcfg.methods) & set(ONPOLICY) else "")
             + (teacher_text(cfg) if mcfg.teacher_row else ""))
 
 

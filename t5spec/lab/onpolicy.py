@@ -111,14 +111,16 @@ class OnPolicyConfig:
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"onpolicy beta must be in [0, 1], got {self.beta}")
 
-    def describe(self) -> str:
-        """One sentence for the methods report's settings."""
+    def describe(self, methods: Sequence[str] = ()) -> str:
+        """One sentence for the methods report's settings (the warm start where ``methods``
+        has a warm method)."""
+        warm = (f" onpolicy_warm: the same seed's dm run after {self.warm_start_steps} steps, "
+                f"then {self.warm_rounds} such round(s) over the rest."
+                if set(methods) & set(WARM_FROM) else "")
         return (f" onpolicy/onpolicy_jsd: the same steps in {self.rounds} rounds, each on the "
                 f"student's {self.samples_per_question} samples per question (temperature "
                 f"{self.temperature:g}) scored by the teacher, on-policy fraction λ = "
-                f"{self.mixture_rate:g}; onpolicy_jsd β = {self.beta:g}; onpolicy_warm: "
-                f"the same seed's dm run after {self.warm_start_steps} steps, then "
-                f"{self.warm_rounds} such round(s) over the rest.")
+                f"{self.mixture_rate:g}; onpolicy_jsd β = {self.beta:g}.{warm}")
 
 
 @dataclasses.dataclass(frozen=True)

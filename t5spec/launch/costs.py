@@ -106,9 +106,9 @@ def activation_bytes_per_row(
 
     Attention scores (``heads·len_in`` per encoder token, ``heads·(len_out+len_in)`` per decoder
     token) cost ``score_bytes`` each (:data:`ATTENTION_SCORE_BYTES`), not one bf16 copy: XLA's
-    compiled T5X step
-    keeps more than the softmax output (the length probe of docs/benchmarks.md: quadrupling the
-    score elements took XLA's temporaries up 2.5× faster than one copy predicts).
+    compiled T5X step keeps more than the softmax output (docs/benchmarks.md: doubling both
+    lengths took XLA's temporaries from 572 to 2415 MiB, the one-copy estimate from 560 to
+    1288 MiB).
     """
     d, inner, ff, heads = shape.d_model, shape.inner, shape.d_ff, shape.num_heads
     m = float(model_parallel)
