@@ -1,10 +1,11 @@
-"""Decoding speed: t5spec's decoder (T5X temperature_sample + per-step top-k records) vs HF.
+"""Decoding speed: t5spec's decoder (its caches and loop, per-step top-k records) vs HF.
 
 T5-small shape (FlanT5-small: d_model 512, 8+8 layers, 32128 vocab), random weights shared by
 both sides, float32, CPU; batch 32, 64 input tokens, 128 new tokens greedy, EOS disabled, the
 decoder cache on both sides. Ours also returns per-token log-probs and the top-5 alternatives
 at each step; HF `generate` returns tokens only. Compile time is reported apart. The same run
-also times T5X's own decoder caches (`Decoder(t5x_decode_cache=True)`) for reference.
+also times T5X's own decoder (`Decoder(t5x_decode_cache=True)`: T5X's caches and
+`temperature_sample`) for reference.
 
 Whether the goal fits this machine at all (the ``roofline:`` line): ours is also timed at 16
 new tokens, which splits its time into a fixed part (encoder, caches) and a per-step part; 2x
@@ -83,7 +84,7 @@ def main() -> None:
           f"with T5X's caches: {float((t5x.tokens == ours.tokens).mean()):.3f}")
     print(f"best of {ROUNDS} interleaved rounds; first call of ours incl. compile "
           f"{compile_s:.2f} s")
-    for k, label in (("ours", "ours"), ("t5x", "T5X's own decoder caches"),
+    for k, label in (("ours", "ours"), ("t5x", "T5X's own decoder"),
                      ("hf", "HF generate")):
         print(f"{label}: {best[k]:.2f} s ({toks / best[k]:.0f} tok/s)")
     lines, step_ratio = roofline(config, best)

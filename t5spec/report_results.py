@@ -84,19 +84,25 @@ def _slot_order(column: str) -> tuple[int, str]:
 
 
 # -------------------------------------------------------------------------------- reading
+PART_FIELDS = ("command", "commit", "date", "wall_time_s")  # a merged doc lists them per part
+
+
 def load(paths: Sequence[str | os.PathLike]) -> dict:
     """One document from one or more ``results.json`` files (cells of later files appended;
     their slots must list the same items); InputError naming the file and field."""
-    doc = None
+    doc, parts = None, []
     for path in paths:
         try:
             part = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:  # ValueError: bad JSON or not UTF-8
             raise InputError(path, f"cannot read results: {e}") from None
         _validate(part, path)
+        parts.append({k: part.get(k) for k in PART_FIELDS})
         if doc is None:
             doc = part
             continue
+        doc["stage_seconds"] = {**(doc.get("stage_seconds") or {}),
+                                **(part.get("stage_seconds") or {})}
         for column, slot in part["slots"].items():
             if column in doc["slots"] and doc["slots"][column] != slot:
                 raise InputError(path, f"slot {column} lists other items than {paths[0]}",
@@ -112,6 +118,10 @@ def load(paths: Sequence[str | os.PathLike]) -> dict:
         doc["comparisons"] += [p for p in part["comparisons"] if p not in doc["comparisons"]]
     if doc is None:
         raise InputError(None, "no results.json given")
+    if len(parts) > 1:
+        doc["parts"] = parts
+        walls = [p["wall_time_s"] for p in parts]
+        doc["wall_time_s"] = None if None in walls else sum(walls)
     return doc
 
 
@@ -219,18 +229,30 @@ def _verdicts(doc: dict, columns: list[str]) -> list[str]:
     return lines
 
 
+def _provenance(doc: dict) -> list[str]:
+    """Command, gin, commit, machine and date lines; one line per part of a merged doc."""
+    gin = (f"- **Gin:** {', '.join(doc.get('gin') or [])}"
+           + (f"; bindings {doc['bindings']}" if doc.get("bindings") else ""))
+    if not doc.get("parts"):
+        return [f"- **Command:** `{doc.get('command')}`", gin,
+                f"- **Commit:** {doc.get('commit')}", f"- **Machine:** {doc.get('machine')}",
+                f"- **Date:** {doc.get('date')}"]
+    lines = [f"- **Merged from {len(doc['parts'])} parts** (`t5spec report --from_results`), "
+             "each: command, commit, date, wall time:"]
+    for p in doc["parts"]:
+        wall = "unknown" if p.get("wall_time_s") is None else f"{p['wall_time_s']:.0f} s"
+        lines.append(f"  - `{p.get('command')}` at {p.get('commit')}, {p.get('date')}, {wall}")
+    return [*lines, gin, f"- **Machine:** {doc.get('machine')}"]
+
+
 def render(doc: dict) -> str:
     """``results.md`` of a document: settings, the accuracy table, the paired verdicts."""
     columns = list(doc["slots"])
     wall = doc.get("wall_time_s")
     stages = doc.get("stage_seconds") or {}
-    lines = [f"# {doc.get('title') or 'results'}", "",
-             f"- **Command:** `{doc.get('command')}`",
-             f"- **Gin:** {', '.join(doc.get('gin') or [])}"
-             + (f"; bindings {doc['bindings']}" if doc.get("bindings") else ""),
-             f"- **Commit:** {doc.get('commit')}", f"- **Machine:** {doc.get('machine')}",
-             f"- **Date:** {doc.get('date')}",
+    lines = [f"# {doc.get('title') or 'results'}", "", *_provenance(doc),
              f"- **Wall time:** {'unknown' if wall is None else f'{wall:.0f} s'}"
+             + (" in all parts" if doc.get("parts") else "")
              + (f" (stages: {sum(stages.values()):.0f} s of work)" if stages else ""), "",
              "## Test accuracy", "",
              "% — mean over seeds per item, then over items; [95% bootstrap interval over "

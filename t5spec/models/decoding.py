@@ -1,19 +1,22 @@
 """Batched generation from the student, with per-token log-probs and top-k alternatives.
 
-Sampling is T5X's: ``EncoderDecoderModel.predict_batch_with_aux`` builds the encoder output
-and the decoder's key/value cache (in :mod:`t5spec.models.decode_cache`'s layout, 1.3x
-faster on CPU than T5X's own; ``Decoder(t5x_decode_cache=True)`` keeps T5X's), and
-``t5x.decoding.temperature_sample`` runs the loop
-(greedy at temperature 0, temperature, top-k or top-p; per-row EOS; rows that ended emit 0).
-The draw itself is :mod:`t5spec.models.sampling`'s (T5X's masks, the same distribution, one
-uniform per row instead of T5X's Gumbel noise over the whole vocabulary: at FlanT5's 32128
-rows that noise was a quarter of a sampled step on the CPU), passed to T5X as its
-``logit_callback_fn``.
-What T5X lacks is a per-step record: it returns only the sequences and their summed
-log-probability. :class:`_StepRecorder` adds that without a second forward pass. It rides in
-the decoding cache (a pytree the loop carries): the wrapped ``tokens_to_logits`` stores each
-step's log-softmax and its top-k, and T5X's ``state_callback_fn`` hook, which sees every loop
-state including the final one, picks the log-prob of the token just sampled.
+T5X's ``EncoderDecoderModel.predict_batch_with_aux`` builds the encoder output and the
+decoder's key/value cache (in :mod:`t5spec.models.decode_cache`'s layout, 1.3x faster on CPU
+than T5X's own), and its ``decode_fn`` runs the loop: :func:`t5spec.models.decode_loop.
+sample_loop` (greedy at temperature 0, temperature, top-k or top-p; per-row EOS; rows that
+ended emit 0), which records each step's log-probs and top-k as it goes and draws with
+:mod:`t5spec.models.sampling` (T5X's masks, the same distribution, one uniform per row
+instead of T5X's Gumbel noise over the whole vocabulary: at FlanT5's 32128 rows that noise
+was a quarter of a sampled step on the CPU).
+
+``Decoder(t5x_decode_cache=True)`` is T5X's own decoder, the reference the tests hold ours
+to token for token: T5X's caches and ``t5x.decoding.temperature_sample``, with the draw
+passed as its ``logit_callback_fn``. T5X's loop returns only the sequences and their summed
+log-probability; :class:`_StepRecorder` adds the per-step record without a second forward
+pass. It rides in the decoding cache (a pytree the loop carries): the wrapped
+``tokens_to_logits`` stores each step's log-softmax and its top-k, and T5X's
+``state_callback_fn`` hook, which sees every loop state including the final one, picks the
+log-prob of the token just sampled.
 
 Log-probs are those of the model itself (temperature 1, no top-k/top-p filtering), as
 on-policy distillation and OpenAI-style ``logprobs`` need.
@@ -151,9 +154,11 @@ class Decoder:
       config: the ``t5x.examples.t5.network.T5Config`` of ``params`` (float32 for exactness).
       params: the T5X parameter tree (numpy or jax arrays).
       eos_id: the end token (FlanT5: 1); None disables EOS (always ``max_new_tokens``).
-      t5x_decode_cache: ``True`` decodes with T5X's own caches; ``False`` (default) with
-        :mod:`t5spec.models.decode_cache`'s (same results, no per-step re-layout of the
-        cross-attention keys/values, no one-hot cache writes).
+      t5x_decode_cache: ``True`` decodes with T5X's own decoder (its caches and
+        ``temperature_sample``); ``False`` (default) with :mod:`t5spec.models.decode_cache`'s
+        caches and :mod:`t5spec.models.decode_loop`'s loop (same tokens; no per-step
+        re-layout of the cross-attention keys/values, no one-hot cache writes, a cheaper
+        greedy argmax).
     """
 
     def __init__(self, config: Any, params: Any, *, eos_id: int | None = 1,
@@ -221,21 +226,29 @@ def _generate(
     import jax.numpy as jnp
     import seqio
 
-    from t5spec.models import decode_cache, network
+    from t5spec.models import decode_cache, decode_loop, network
 
-    recorder = _StepRecorder(num_alternatives)
+    if t5x_decode_cache:
+        recorder = _StepRecorder(num_alternatives)
+        decode_fn = functools.partial(_sample_with_records, recorder=recorder,
+                                      vocab=config.vocab_size, row_keys=row_keys)
+    else:
+        records = decode_loop.Records()
+        decode_fn = functools.partial(decode_loop.sample_loop, records=records,
+                                      num_alternatives=num_alternatives, row_keys=row_keys)
     vocab = seqio.PassThroughVocabulary(config.vocab_size, eos_id=1)  # eos_id passed below
     model = decode_cache.CachedDecodingModel(
         module=network.Transformer(config, one_hot_embedding=False), input_vocabulary=vocab,
         output_vocabulary=vocab, optimizer_def=None, t5x_decode_cache=t5x_decode_cache,
-        decode_fn=functools.partial(_sample_with_records, recorder=recorder,
-                                    vocab=config.vocab_size, row_keys=row_keys))
+        decode_fn=decode_fn)
     batch = {"encoder_input_tokens": encoder_tokens,
              "decoder_input_tokens": jnp.zeros(
                  (encoder_tokens.shape[0], max_new_tokens), jnp.int32)}
     tokens, _ = model.predict_batch_with_aux(params, batch, rng=rng, decoder_params={
         "temperature": temperature, "topk": top_k, "topp": top_p, "eos_id": eos_id})
-    return _finish(tokens, recorder.final.cache["rec"], eos_id)
+    if t5x_decode_cache:
+        return _finish(tokens, recorder.final.cache["rec"], eos_id)
+    return _finish(tokens, dataclasses.asdict(records), eos_id)
 
 
 def _finish(tokens: Any, rec: dict, eos_id: Any) -> tuple[Any, ...]:

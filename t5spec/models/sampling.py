@@ -8,11 +8,13 @@ inverting the cumulative distribution instead: one uniform per row, a sum per bl
 ``BLOCK`` entries, a cumulative sum over the blocks, then over the one chosen block (0.5-0.7
 ms at batch 32 x 32128, against 14.6-24.8 ms for ``jax.random.categorical``, measured).
 
-:func:`sampling_logit_callback` plugs it into T5X's own loop: as ``logit_callback_fn`` it
-replaces each row's logits by a one-hot at the sampled token, and T5X then runs its greedy
-branch (``temperature = 0`` is passed to T5X), so T5X's argmax picks that token and T5X keeps
-the loop, EOS and sequence bookkeeping. The model's own log-probabilities are recorded before
-the callback (:mod:`t5spec.models.decoding`), so they are unaffected.
+:mod:`t5spec.models.decode_loop` (t5spec's loop) draws with it directly.
+:func:`sampling_logit_callback` plugs it into T5X's own loop (the reference decoder): as
+``logit_callback_fn`` it replaces each row's logits by a one-hot at the sampled token, and
+T5X then runs its greedy branch (``temperature = 0`` is passed to T5X), so T5X's argmax picks
+that token and T5X keeps the loop, EOS and sequence bookkeeping. The model's own
+log-probabilities are recorded before the callback (:mod:`t5spec.models.decoding`), so they
+are unaffected.
 
 Masks: ``top_k`` / ``top_p`` use T5X's ``binary_search.topk_mask`` / ``topp_mask``, the
 masks ``temperature_sample`` applies, on the temperature-scaled logits.
@@ -32,7 +34,7 @@ import jax.numpy as jnp
 from t5x import binary_search, decoding
 
 BLOCK = 128
-_SALT = 0x5A4D  # derives the sampler's key from T5X's per-step key (never used as is)
+SALT = 0x5A4D  # derives the sampler's key from T5X's per-step key (never used as is)
 
 
 def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
@@ -87,7 +89,9 @@ def _first_reaching(cum: jax.Array, u: jax.Array, positive: jax.Array) -> jax.Ar
     return jnp.minimum(first, last)
 
 
-def _mask(logits: jax.Array, temperature: jax.Array, top_k: int, top_p: float) -> jax.Array:
+def scale_and_mask(logits: jax.Array, temperature: jax.Array, top_k: int,
+                   top_p: float) -> jax.Array:
+    """``logits`` [B, V] over the temperature, then T5X's top-k / top-p masks (NEG_INF)."""
     scaled = logits / jnp.maximum(temperature, decoding.MIN_TEMPERATURE)
     if top_k:
         scaled = binary_search.topk_mask(scaled, top_k, decoding.NEG_INF)
@@ -100,7 +104,7 @@ def mask_and_sample(key: jax.Array, logits: jax.Array, temperature: jax.Array, *
                     top_k: int = 0, top_p: float = 0.0) -> jax.Array:
     """``temperature_sample``'s draw for temperature > 0: scale, T5X's top-k / top-p mask,
     then :func:`sample`. ``logits`` [B, V]; returns int32 [B]."""
-    return sample(key, _mask(logits, temperature, top_k, top_p))
+    return sample(key, scale_and_mask(logits, temperature, top_k, top_p))
 
 
 def sampling_logit_callback(temperature: jax.Array, *, top_k: int = 0, top_p: float = 0.0,
@@ -114,9 +118,9 @@ def sampling_logit_callback(temperature: jax.Array, *, top_k: int = 0, top_p: fl
 
     def callback(logits: jax.Array, state: Any) -> jax.Array:
         def one_hot_draw(logits: jax.Array) -> jax.Array:
-            scaled = _mask(logits, temperature, top_k, top_p)
+            scaled = scale_and_mask(logits, temperature, top_k, top_p)
             if row_keys is None:
-                token = sample(jax.random.fold_in(state.rng, _SALT), scaled)
+                token = sample(jax.random.fold_in(state.rng, SALT), scaled)
             else:
                 token = sample_with_uniform(row_uniforms(row_keys, state.cur_index), scaled)
             hit = jnp.arange(logits.shape[-1])[None, :] == token[:, None]

@@ -98,6 +98,8 @@ def test_parts_merge_and_other_items_are_refused(tmp_path: Path) -> None:
     merged = report_results.regenerate([paths.report / "results.json", tmp_path / "part.json"])
     assert merged.count("| other | dm − generalist | gsm8k/zs_cot |") == 1
     assert merged.count("dm wins over generalist") == 2 * 2  # two sizes, two slots
+    assert "**Merged from 2 parts**" in merged and merged.count("`t5spec lab --quick` at") == 2
+    assert "- **Wall time:** 25 s in all parts" in merged  # 12.5 s each
     again = report_results.load([paths.report / "results.json", paths.report / "results.json"])
     assert len(again["cells"]) == 3  # a cell repeated by two parts counts once
     twisted = {**doc, "cells": [{**doc["cells"][0], "correct": doc["cells"][1]["correct"]}]}
@@ -115,9 +117,16 @@ def test_parts_merge_and_other_items_are_refused(tmp_path: Path) -> None:
 
 
 def test_every_committed_result_regenerates_byte_identically() -> None:
-    for doc in sorted((REPO / "docs" / "results").glob("*/results.json")):
+    """Each ``results.json`` its ``results.md``; a ``merged/results.md`` from the folder's
+    ``results_*/results.json`` parts in name order."""
+    docs = sorted((REPO / "docs" / "results").rglob("results.json"))
+    assert len(docs) >= 5
+    for doc in docs:
         expected = (doc.parent / "results.md").read_text(encoding="utf-8")
         assert report_results.regenerate([doc]) == expected, doc
+    for merged in sorted((REPO / "docs" / "results").glob("*/merged/results.md")):
+        parts = sorted(merged.parent.parent.glob("results_*/results.json"))
+        assert report_results.regenerate(parts) == merged.read_text(encoding="utf-8"), merged
 
 
 def test_parts_are_methods_only_and_bind_the_matrix() -> None:
