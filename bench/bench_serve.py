@@ -5,8 +5,13 @@ float32, on the CPU — ``--model lab`` (default): d_model 128, 4 heads of 32, m
 layers, ~1.4M parameters; ``--model tiny``: gin/models/flant5_tiny.gin's shape — is written as
 a T5X checkpoint and served through the real path (``load_engine`` → ``create_app`` → uvicorn
 on 127.0.0.1). Clients are the openai SDK (``AsyncOpenAI``, in a child process) sending lab
-GSM8K questions as the teacher client does: ``max_tokens`` 32, temperature 1, ``logprobs`` 5.
-Every decode shape is compiled before timing. Tokens are the server's ``usage.completion_tokens``.
+GSM8K questions as the lab's teacher sampling does: ``max_tokens`` 80 (gin/lab.gin),
+temperature 1, ``logprobs`` 5. The server runs as the lab's teacher does, one decode shape
+(``--min_batch`` = ``--max_batch``), with ``--max_batch`` 16, half the 32 clients: in a closed
+loop of C clients a batch of C leaves the decoder idle while all C answers go out and the next
+C requests come in; with C/2 one half's turnaround overlaps the other half's decode (measured in
+docs/benchmarks.md: +17% end-to-end tokens/s). Every decode shape is compiled before timing.
+Tokens are the server's ``usage.completion_tokens``.
 
 What is compared, on the same batches: each round sends ``--requests`` requests from 32
 concurrent clients and records every batch the server's batcher hands to ``Engine.run`` (its
@@ -26,7 +31,8 @@ decode of this model is already bound by its matmuls (``bench/roofline.py``; 202
 32-row batch's matmuls alone took longer than 8x the 1-row rate allowed).
 
   python bench/bench_serve.py        # last line: serve_overhead ratio: <x> (goal <= 1.15)
-  python bench/bench_serve.py --rounds 5 --requests 512
+  python bench/bench_serve.py --max_batch 32          # a batch as large as the clients
+  python bench/bench_serve.py --max_tokens 32 --min_batch 1   # the bench before 2026-12-05
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from typing import Any
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-MAX_TOKENS, INPUT_BUCKET, BATCH = 32, 64, 32
+INPUT_BUCKET, BATCH = 64, 32
 MODEL = "lab-student"
 
 
@@ -84,14 +90,14 @@ def prompts(engine, n: int) -> list[str]:
     return (fit * (n // len(fit) + 1))[:n]
 
 
-def warm_up(engine) -> float:
-    """Compiles every batch bucket the server can form (1, 2, 4, …, 32 rows)."""
+def warm_up(engine, max_tokens: int, min_batch: int, max_batch: int) -> float:
+    """Compiles every batch bucket the server can form (``min_batch``, …, ``max_batch``)."""
     from t5spec import serve
 
     t0 = time.perf_counter()
-    row = serve.Row([5] * INPUT_BUCKET, 0, MAX_TOKENS, 1.0, 1.0, 5, ())
-    size = 1
-    while size <= BATCH:
+    row = serve.Row([5] * INPUT_BUCKET, 0, max_tokens, 1.0, 1.0, 5, ())
+    size = min_batch
+    while size <= max_batch:
         engine.run([row] * size)
         size *= 2
     return time.perf_counter() - t0
@@ -103,28 +109,31 @@ class RecordingEngine:
 
     def __init__(self, engine: Any):
         self.engine = engine
-        self.batches: list[tuple[list, int]] = []
+        self.batches: list[tuple[list, tuple[int, ...]]] = []
         self.seconds = 0.0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
 
-    def run(self, rows: list, min_batch: int = 1) -> list[dict]:
+    def run(self, rows: list, *args: int) -> list[dict]:
+        """``Engine.run(rows, *args)`` (``min_batch``, ``min_input``: whatever the batcher
+        passes), timed and recorded."""
         t0 = time.perf_counter()
-        out = self.engine.run(rows, min_batch)
+        out = self.engine.run(rows, *args)
         self.seconds += time.perf_counter() - t0
-        self.batches.append(([dataclasses.replace(r, future=None) for r in rows], min_batch))
+        self.batches.append(([dataclasses.replace(r, future=None) for r in rows], args))
         return out
 
 
-def replay(engine: Any, batches: list[tuple[list, int]]) -> tuple[int, float]:
+def replay(engine: Any, batches: list[tuple[list, tuple[int, ...]]]) -> tuple[int, float]:
     """(completion tokens, seconds) of ``Engine.run`` alone over the recorded ``batches``."""
     t0 = time.perf_counter()
-    tokens = sum(r["n_ids"] for rows, m in batches for r in engine.run(rows, m))
+    tokens = sum(r["n_ids"] for rows, args in batches for r in engine.run(rows, *args))
     return tokens, time.perf_counter() - t0
 
 
-async def load(base_url: str, questions: list[str], clients: int) -> tuple[int, float, float]:
+async def load(base_url: str, questions: list[str], clients: int,
+               max_tokens: int) -> tuple[int, float, float]:  # fmt: skip
     """(completion tokens, seconds, this process's CPU seconds) for ``clients`` workers
     sharing the question list."""
     import openai
@@ -137,7 +146,7 @@ async def load(base_url: str, questions: list[str], clients: int) -> tuple[int, 
         nonlocal total
         while queue:
             prompt = queue.pop()
-            r = await api.completions.create(model=MODEL, prompt=prompt, max_tokens=MAX_TOKENS,
+            r = await api.completions.create(model=MODEL, prompt=prompt, max_tokens=max_tokens,
                                              temperature=1.0, logprobs=5, seed=len(queue))
             total += r.usage.completion_tokens
 
@@ -148,8 +157,9 @@ async def load(base_url: str, questions: list[str], clients: int) -> tuple[int, 
     return total, seconds, cpu
 
 
-def _load_sync(base_url: str, questions: list[str], clients: int) -> tuple[int, float, float]:
-    return asyncio.run(load(base_url, questions, clients))
+def _load_sync(base_url: str, questions: list[str], clients: int,
+               max_tokens: int) -> tuple[int, float, float]:  # fmt: skip
+    return asyncio.run(load(base_url, questions, clients, max_tokens))
 
 
 @dataclasses.dataclass
@@ -169,12 +179,13 @@ class Round:
         return (self.engine_tokens / self.engine_s) / (self.http_tokens / self.http_s)
 
 
-def one_round(pool: Any, server: Any, recorder: RecordingEngine, questions: list[str]) -> Round:
+def one_round(pool: Any, server: Any, recorder: RecordingEngine, questions: list[str],
+              max_tokens: int) -> Round:  # fmt: skip
     """The HTTP side, then ``Engine.run`` alone over the batches the server formed."""
     recorder.batches, recorder.seconds = [], 0.0
     c0 = time.process_time()
     tokens, seconds, client_cpu = pool.submit(
-        _load_sync, server.base_url, questions, BATCH).result()
+        _load_sync, server.base_url, questions, BATCH, max_tokens).result()
     rnd = Round(tokens, seconds, recorder.seconds, client_cpu, time.process_time() - c0,
                 len(recorder.batches), sum(len(rows) for rows, _ in recorder.batches))
     rnd.engine_tokens, rnd.engine_s = replay(recorder.engine, recorder.batches)
@@ -214,6 +225,13 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(SHAPES), default="lab")
     parser.add_argument("--batch_wait_ms", type=float, default=5.0,
                         help="the server's --batch_wait_ms (the shortest wait for a batch)")
+    parser.add_argument("--max_tokens", type=int, default=80,
+                        help="tokens per completion (gin/lab.gin's teacher samples: 80)")
+    parser.add_argument("--max_batch", type=int, default=BATCH // 2,
+                        help=f"the server's --max_batch ({BATCH} clients send requests)")
+    parser.add_argument("--min_batch", type=int, default=0,
+                        help="the server's --min_batch (0: = --max_batch, one decode shape, "
+                             "as the lab's teacher serves)")
     args = parser.parse_args()
 
     from t5spec import serve
@@ -221,9 +239,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, vocab = write_model(Path(tmp), args.model)
         engine = serve.load_engine(checkpoint, vocab)
-    print(f"compile ({BATCH.bit_length()} batch shapes): {warm_up(engine):.1f} s", flush=True)
-    config = serve.ServeConfig(model_name=MODEL, max_tokens=MAX_TOKENS, max_batch=BATCH,
-                               batch_wait_ms=args.batch_wait_ms)
+    args.min_batch = args.min_batch or args.max_batch
+    seconds = warm_up(engine, args.max_tokens, args.min_batch, args.max_batch)
+    print(f"compile (batches of {args.min_batch}-{args.max_batch} rows): {seconds:.1f} s; "
+          f"max_tokens {args.max_tokens}, min_batch {args.min_batch}", flush=True)
+    config = serve.ServeConfig(
+        model_name=MODEL, max_tokens=args.max_tokens, max_batch=args.max_batch,
+        min_batch=args.min_batch, batch_wait_ms=args.batch_wait_ms)
     app = serve.create_app(engine, config)
     recorder = RecordingEngine(engine)
     app.state.batcher.engine = recorder
@@ -231,9 +253,10 @@ def main() -> None:
     rounds = []
     with serve.ServerThread(app) as server, ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn")) as pool:  # real clients are
-        pool.submit(_load_sync, server.base_url, questions[:BATCH], BATCH).result()  # others
+        pool.submit(_load_sync, server.base_url, questions[:BATCH], BATCH,  # others
+                    args.max_tokens).result()
         for _ in range(args.rounds):
-            rounds.append(one_round(pool, server, recorder, questions))
+            rounds.append(one_round(pool, server, recorder, questions, args.max_tokens))
             print(report(rounds)[-3], flush=True)
     for line in report(rounds)[-2:]:
         print(line)

@@ -142,19 +142,28 @@ def part_name(sizes: Sequence[str], seeds: Sequence[int]) -> str:
     return "results_" + "-".join(sizes or ["all"]) + "_s" + "-".join(map(str, seeds or ["all"]))
 
 
+def methods_comparisons(mcfg) -> list[tuple[str, str]]:
+    """The methods experiment's paired comparisons ``(A, B)`` (A − B on the same items): each
+    method − sm, − the generalist and − the teacher (where those rows run); an evaluation-only
+    variant − its trained method; the hybrid − sbs (issue 29: beat both sm and sbs); each
+    on-policy method − dm (issue 32: it continues dm's KL on the student's own samples)."""
+    from t5spec.lab import methods
+
+    chosen = list(mcfg.methods)
+    pairs = [(m, "sm") for m in chosen if m != "sm"] if "sm" in chosen else []
+    pairs += [(m, "generalist") for m in chosen] if mcfg.generalist_row else []
+    pairs += [(m, "teacher") for m in chosen] if mcfg.teacher_row else []
+    pairs += [(m, methods.EVAL_VARIANTS[m]) for m in chosen if m in methods.EVAL_VARIANTS]
+    pairs += [("hybrid", "sbs")] if {"hybrid", "sbs"} <= set(chosen) else []
+    pairs += [(m, "dm") for m in chosen if m in methods.ONPOLICY] if "dm" in chosen else []
+    return pairs
+
+
 def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,
                   part: str = "results") -> Path:  # fmt: skip
     """``LAB/report/<part>/results.{json,md}`` of the methods experiment (``part``:
     :func:`part_name`); returns the Markdown path."""
-    from t5spec.lab import methods
-
-    pairs = [(m, "sm") for m in mcfg.methods if m != "sm"] if "sm" in mcfg.methods else []
-    pairs += [(m, "generalist") for m in mcfg.methods] if mcfg.generalist_row else []
-    pairs += [(m, "teacher") for m in mcfg.methods] if mcfg.teacher_row else []
-    # an evaluation-only variant against its trained method: the same students, another answer
-    pairs += [(m, methods.EVAL_VARIANTS[m]) for m in mcfg.methods if m in methods.EVAL_VARIANTS]
-    # the hybrid against the method it changes (issue 29: beat both sm and sbs)
-    pairs += [("hybrid", "sbs")] if {"hybrid", "sbs"} <= set(mcfg.methods) else []
-    doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths), pairs)
+    doc = report_results.document(meta_, methods_cells(cfg, mcfg, paths),
+                                  methods_comparisons(mcfg))  # fmt: skip
     folder = paths.report if part == "results" else paths.report / part
     return report_results.write(doc, folder)

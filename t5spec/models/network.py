@@ -7,12 +7,22 @@ pure overhead: for T5-small shapes (32128 vocabulary rows) it is ~200 GFLOP forw
 much backward per 6144-token batch, about a quarter of the train step's FLOPs, where a gather
 is a memory copy (``bench/bench_train_step.py``: 20.6 → 14.9 s per step on 2 CPU cores).
 
-:class:`Transformer` is T5X's class with one field added, ``one_hot_embedding``. ``True`` (the
+:class:`Transformer` is T5X's class with two fields added. ``one_hot_embedding``: ``True`` (the
 default) is T5X's network exactly; ``False`` gathers rows (``layers.Embed(one_hot=False)``,
 T5X's own code path, which also constrains the output to ``('batch', 'length', 'embed')``).
 The parameter tree is the same either way, so checkpoints move freely between the two and
-T5X's ``network.Transformer``; encode / decode are T5X's, inherited (t5spec's decoding lays
+T5X's ``network.Transformer``; encode / decode are T5X's (wrapped to install the interceptor
+below; t5spec's decoding lays
 the decoder caches out its own way: ``models/decode_cache.py``).
+
+A second change, ``bias_grad_matmul`` (on by default), does not touch the forward values:
+each T5X attention receives its relative-position bias ``[1, heads, q, k]`` already broadcast
+to the batch (a flax method interceptor on ``MultiHeadDotProductAttention``, outside cached
+decoding), so the bias's gradient sums the batch as a ones-vector matmul. T5X's broadcast
+inside the attention leaves that sum to XLA's reduce over the leading axis, which XLA:CPU runs
+~80x slower than the matmul (a ``[16, 4, 256, 256]`` gradient: ~30 ms against 0.4 ms); on the
+lab's train step that is ~13% of the step (``bench/bench_lab_step.py``, docs/benchmarks.md).
+Gradients equal T5X's up to float summation order (``tests/models/test_network_bias_grad.py``).
 
 Gin: ``gin/runs/spec.gin`` makes it the module of every t5spec training run, with
 ``EMBED_ONE_HOT = False`` (gather) by default; ``--gin.EMBED_ONE_HOT=True`` is T5X's network.
@@ -22,9 +32,47 @@ Gin: ``gin/runs/spec.gin`` makes it the module of every t5spec training run, wit
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+import jax
 from flax import linen as nn
 from jax import numpy as jnp
 from t5x.examples.t5 import layers, network
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def batch_broadcast(bias: jax.Array, batch: int) -> jax.Array:
+    """``bias`` ``[1, ...]`` broadcast to ``[batch, ...]``; its gradient sums the batch as a
+    matmul with a ones vector rather than XLA's reduce over the leading axis (on XLA:CPU that
+    reduce of a ``[16, 4, 256, 256]`` gradient takes ~30 ms, the matmul ~0.4 ms)."""
+    return jnp.broadcast_to(bias, (batch, *bias.shape[1:]))
+
+
+def _broadcast_fwd(bias: jax.Array, batch: int) -> tuple[jax.Array, None]:
+    return batch_broadcast(bias, batch), None
+
+
+def _broadcast_bwd(batch: int, _: None, grad: jax.Array) -> tuple[jax.Array]:
+    ones = jnp.ones((batch,), grad.dtype)
+    return (jnp.tensordot(ones, grad, axes=(0, 0))[None],)
+
+
+batch_broadcast.defvjp(_broadcast_fwd, _broadcast_bwd)
+
+
+def _bias_per_row(next_fun, args, kwargs, context) -> Any:
+    """Interceptor: a T5X attention's relative-position bias ``[1, heads, q, k]`` reaches it
+    as ``[batch, heads, q, k]`` (:func:`batch_broadcast`), outside cached decoding."""
+    if (isinstance(context.module, layers.MultiHeadDotProductAttention)
+            and context.method_name == "__call__" and not kwargs.get("decode", False)):
+        args = list(args)
+        batch = args[0].shape[0]
+        if len(args) > 3 and args[3] is not None and args[3].shape[0] == 1 < batch:
+            args[3] = batch_broadcast(args[3], batch)
+        elif kwargs.get("bias") is not None and kwargs["bias"].shape[0] == 1 < batch:
+            kwargs = {**kwargs, "bias": batch_broadcast(kwargs["bias"], batch)}
+    return next_fun(*args, **kwargs)
 
 
 class Transformer(network.Transformer):
@@ -33,9 +81,12 @@ class Transformer(network.Transformer):
     Attributes:
       config: T5X's ``network.T5Config``.
       one_hot_embedding: ``True`` = T5X's one-hot contraction; ``False`` = a row gather.
+      bias_grad_matmul: ``True`` = the relative-position bias reaches attention broadcast to
+        the batch (its gradient's batch sum a matmul); ``False`` = T5X's network exactly.
     """
 
     one_hot_embedding: bool = True
+    bias_grad_matmul: bool = True
 
     def setup(self) -> None:
         cfg = self.config
@@ -50,3 +101,15 @@ class Transformer(network.Transformer):
         )
         self.encoder = network.Encoder(config=cfg, shared_embedding=self.shared_embedding)
         self.decoder = network.Decoder(config=cfg, shared_embedding=self.shared_embedding)
+
+    def _intercepted(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.bias_grad_matmul:
+            return method(*args, **kwargs)
+        with nn.intercept_methods(_bias_per_row):
+            return method(*args, **kwargs)
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted(super().encode, *args, **kwargs)
+
+    def decode(self, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted(super().decode, *args, **kwargs)

@@ -187,6 +187,20 @@ def test_the_report_and_results_show_the_teacher_row(lab, tmp_path: Path) -> Non
     assert report_results.regenerate([paths.report / "results.json"]) == text
 
 
+def test_the_decisive_experiment_pairs_each_onpolicy_method_with_sm_and_dm() -> None:
+    """Issue 32: the on-policy methods' differences against sm and dm, at every size."""
+    _, mcfg = methods.load([str(REPO / "gin" / "lab_methods_decisive.gin")])
+    pairs = lab_results.methods_comparisons(mcfg)
+    onpolicy = set(mcfg.methods) & set(methods.ONPOLICY)
+    assert onpolicy >= {"onpolicy", "onpolicy_warm"}
+    assert {a for a, b in pairs if b == "dm"} == onpolicy
+    assert {(m, "sm") for m in onpolicy} <= set(pairs)
+    assert len(pairs) == len(set(pairs))
+    _, moff = methods.load([str(REPO / "gin" / "lab_methods_decisive.gin")],
+                             ["methods.MethodsConfig.methods = ('sm', 'onpolicy')"])
+    assert not [p for p in lab_results.methods_comparisons(moff) if p[1] == "dm"]
+
+
 def test_a_world_row_is_no_reference_when_it_shares_its_size(tmp_path: Path) -> None:
     """results.md pairs B across sizes only for a row alone at its own size."""
     def found(p: float) -> dict:

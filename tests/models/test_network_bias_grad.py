@@ -1,0 +1,103 @@
+"""t5spec's ``Transformer`` hands each attention its relative-position bias broadcast to the
+batch (``models/network.py``): the same loss and gradients as T5X's network, and no reduce
+over the batch axis of a ``[batch, heads, q, k]`` gradient left in the train step."""
+
+from __future__ import annotations
+
+import jax
+import jax.extend
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from t5x.examples.t5 import network as t5x_network
+
+from t5spec.models import network
+
+B, L, T, VOCAB = 3, 12, 7, 64
+
+
+def _config(layers: int = 2) -> t5x_network.T5Config:
+    return t5x_network.T5Config(
+        vocab_size=VOCAB, dtype="float32", emb_dim=16, num_heads=2, num_encoder_layers=layers,
+        num_decoder_layers=layers, head_dim=8, mlp_dim=32, mlp_activations=("gelu", "linear"),
+        dropout_rate=0.0, logits_via_embedding=False)
+
+
+def _batch(seed: int = 0) -> tuple[jax.Array, jax.Array, jax.Array]:
+    rng = np.random.RandomState(seed)
+    enc = rng.randint(2, VOCAB, (B, L))
+    enc[0, L // 2:] = 0  # padding: the mask's bias joins the relative-position bias
+    dec = rng.randint(2, VOCAB, (B, T))
+    return jnp.asarray(enc), jnp.asarray(dec), jnp.asarray(rng.randint(2, VOCAB, (B, T)))
+
+
+def _loss(module, enc, dec, tgt):
+    def f(params):
+        logits = module.apply({"params": params}, enc, dec, tgt, enable_dropout=False)
+        return jnp.mean(jax.nn.log_softmax(logits)[..., 3] * (tgt > 0))
+
+    return f
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_loss_and_gradients_are_t5xs(seed: int) -> None:
+    enc, dec, tgt = _batch(seed)
+    config = _config()
+    params = t5x_network.Transformer(config).init(
+        jax.random.PRNGKey(seed), enc, dec, tgt, enable_dropout=False)["params"]
+    ref_loss, ref = jax.value_and_grad(_loss(t5x_network.Transformer(config), enc, dec, tgt))(
+        params)
+    ours = network.Transformer(config, one_hot_embedding=True)
+    assert ours.bias_grad_matmul  # the default
+    loss, grads = jax.value_and_grad(_loss(ours, enc, dec, tgt))(params)
+    assert loss == ref_loss  # the forward pass is bit-identical
+    for path, g in jax.tree_util.tree_leaves_with_path(grads):
+        want = dict(jax.tree_util.tree_leaves_with_path(ref))[path]
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-7, err_msg=str(path))
+    rel = grads["encoder"]["relpos_bias"]["rel_embedding"]
+    assert float(jnp.abs(rel).max()) > 0  # the bias's gradient is not vacuous
+
+
+def _batch_reduces(module, params, enc, dec, tgt) -> list[tuple[int, ...]]:
+    """Shapes of 4-D operands (more than one row) the gradient's jaxpr reduces over axis 0."""
+    jaxpr = jax.make_jaxpr(jax.grad(_loss(module, enc, dec, tgt)))(params)
+    found = []
+
+    def walk(jp) -> None:
+        for eqn in jp.eqns:
+            if eqn.primitive.name == "reduce_sum" and 0 in eqn.params["axes"] \
+                    and eqn.invars[0].aval.ndim == 4 and eqn.invars[0].aval.shape[0] > 1:
+                found.append(tuple(eqn.invars[0].aval.shape))
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jaxpr.jaxpr)
+    return found
+
+
+def test_no_batch_axis_reduce_of_attention_gradients_is_left() -> None:
+    enc, dec, tgt = _batch()
+    config = _config()
+    params = t5x_network.Transformer(config).init(
+        jax.random.PRNGKey(0), enc, dec, tgt, enable_dropout=False)["params"]
+    t5x_style = network.Transformer(config, bias_grad_matmul=False)
+    before = _batch_reduces(t5x_style, params, enc, dec, tgt)
+    assert (B, 2, L, L) in before and (B, 2, T, T) in before  # T5X's: one per attention
+    assert _batch_reduces(network.Transformer(config), params, enc, dec, tgt) == []
+
+
+def test_cached_decoding_keeps_t5xs_bias() -> None:
+    """decode=True slices the bias per step: the interceptor leaves it alone."""
+    enc, dec, tgt = _batch()
+    config = _config(layers=1)
+    ours = network.Transformer(config)
+    params = ours.init(jax.random.PRNGKey(0), enc, dec, tgt, enable_dropout=False)["params"]
+    encoded = ours.apply({"params": params}, enc, enable_dropout=False, method=ours.encode)
+    cache = ours.init(jax.random.PRNGKey(0), enc, dec, tgt, enable_dropout=False,
+                      decode=True)["cache"]
+    step = ours.apply({"params": params, "cache": cache}, encoded, enc, dec[:, :1], tgt[:, :1],
+                      enable_dropout=False, decode=True, max_decode_length=T,
+                      mutable=["cache"], method=ours.decode)[0]
+    full = ours.apply({"params": params}, encoded, enc, dec, tgt, enable_dropout=False,
+                      method=ours.decode)
+    np.testing.assert_allclose(step[:, 0], full[:, 0], rtol=1e-5, atol=1e-6)
