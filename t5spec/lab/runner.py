@@ -58,6 +58,7 @@ class Outcome:
     status: str  # "ran", "cached", "failed", "not run"
     seconds: float = 0.0
     summary: str = ""
+    startup: float | None = None  # launch -> first T5X train step (startup_seconds)
 
 
 def fingerprint(*parts: object) -> str:
@@ -89,6 +90,32 @@ def _tail(path: Path, lines: int = 25) -> str:
 # 2-core machine (measured with py-spy: ``~IteratorResource`` waiting on a tf.data thread).
 T5X_TRAIN_FINISHED = re.compile(r"train\.py:\d+\] Finished\.")
 TEARDOWN_GRACE_S = 1.0
+# run_logged writes this, with the Unix time, before each command's "$ argv" line.
+LAUNCHED = "[t5spec lab] launched at"
+# T5X's train loop logs this after imports, the tf.data pipeline, initialization or restore,
+# and the train step's compilation: the end of a training process's start-up.
+T5X_TRAIN_READY = re.compile(
+    r"^I(\d\d)(\d\d) (\d\d):(\d\d):(\d\d\.\d+) .*train\.py:\d+\] BEGIN Train loop", re.M)
+
+
+def startup_seconds(log: Path, since: float = 0.0) -> float | None:
+    """Seconds from launch to T5X's first train step, summed over the ``t5x.train``
+    processes launched into ``log`` from ``since`` on (Unix time, to a second); None if none logged
+    its train loop. T5X stamps its lines in local time (glog ``IMMDD HH:MM:SS.us``)."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    total, found = 0.0, False
+    for section in text.split(LAUNCHED)[1:]:
+        head, _, body = section.partition("\n")
+        launched = float(head.strip())
+        ready = T5X_TRAIN_READY.search(body)
+        if launched < since - 1.0 or ready is None:  # the stamp is rounded to ms
+            continue
+        month, day, hour, minute, sec = ready.groups()
+        year = time.localtime(launched).tm_year
+        stamp = time.mktime((year, int(month), int(day), int(hour), int(minute), 0, 0, 0, -1))
+        total += stamp + float(sec) - launched
+        found = True
+    return round(total, 1) if found else None
 
 
 def run_logged(argv: Sequence[str], log: Path, env: dict[str, str],
@@ -100,7 +127,7 @@ def run_logged(argv: Sequence[str], log: Path, env: dict[str, str],
     ``TEARDOWN_GRACE_S`` later is terminated and counts as done."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as out:
-        out.write(f"\n$ {' '.join(argv)}\n")
+        out.write(f"\n{LAUNCHED} {time.time():.3f}\n$ {' '.join(argv)}\n")
         out.flush()
         start = out.tell()
         proc = subprocess.Popen(list(argv), cwd=REPO, env=env, stdout=out,
@@ -204,7 +231,7 @@ class Runner:
     def _execute(self, stage: Stage, position: int) -> Outcome:
         self._prepare(stage)
         bar = self._bar(stage, position)
-        t0 = time.monotonic()
+        t0, began = time.monotonic(), time.time()
         try:
             summary = stage.action(dataclasses.replace(stage, progress=(
                 stage.progress[0], self._ticker(stage, bar)) if stage.progress else None))
@@ -212,10 +239,12 @@ class Runner:
             if bar is not None:
                 bar.close()
         seconds = time.monotonic() - t0
+        startup = startup_seconds(self.paths.log(stage.name), since=began)
         marker = {"fingerprint": stage.fingerprint, "seconds": round(seconds, 1),
-                  "summary": summary, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+                  "summary": summary, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "startup_seconds": startup}  # fmt: skip
         self.paths.marker(stage.name).write_text(json.dumps(marker, indent=1) + "\n")
-        return Outcome(stage.name, "ran", seconds, summary)
+        return Outcome(stage.name, "ran", seconds, summary, startup)
 
     def _bar(self, stage: Stage, position: int):
         if not (self.show_progress and stage.progress):
@@ -250,7 +279,8 @@ class Runner:
                     marker = self._marker(stage) or {}
                     self.outcomes[stage.name] = Outcome(stage.name, "cached",
                                                         marker.get("seconds", 0.0),
-                                                        marker.get("summary", ""))  # fmt: skip
+                                                        marker.get("summary", ""),
+                                                        marker.get("startup_seconds"))  # fmt: skip
                 elif len(running) < self.jobs:
                     self._log(f"start {stage.name}")
                     running[pool.submit(self._execute, stage, len(running))] = stage.name
@@ -291,8 +321,15 @@ class Runner:
 
 
 def time_table(outcomes: Sequence[Outcome], total_seconds: float) -> str:
-    """The stage-by-stage time table (Markdown)."""
-    rows = ["| stage | status | seconds | result |", "|---|---|---:|---|"]
-    rows += [f"| {o.name} | {o.status} | {o.seconds:.0f} | {o.summary} |" for o in outcomes]
-    rows.append(f"| **total** | | **{total_seconds:.0f}** | wall time of this invocation |")
+    """The stage-by-stage time table (Markdown); ``start-up``: seconds from launching each
+    T5X training process to its first step (imports, tf.data, initialization, compilation)."""
+    def startup(o: Outcome) -> str:
+        return "" if o.startup is None else f"{o.startup:.0f}"
+
+    rows = ["| stage | status | seconds | start-up | result |", "|---|---|---:|---:|---|"]
+    rows += [f"| {o.name} | {o.status} | {o.seconds:.0f} | {startup(o)} | {o.summary} |"
+             for o in outcomes]  # fmt: skip
+    ran = [o.startup for o in outcomes if o.status == "ran" and o.startup is not None]
+    rows.append(f"| **total** | | **{total_seconds:.0f}** | {sum(ran):.0f} | wall time of this "
+                f"invocation; start-up of the {len(ran)} training stages it ran |")
     return "\n".join(rows)

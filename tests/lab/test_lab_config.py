@@ -165,6 +165,32 @@ def test_t5x_log_parsing(tmp_path: Path) -> None:
     assert runner.last_train_scalar(log, "missing") is None
 
 
+def test_startup_is_launch_to_t5xs_first_step_per_process(tmp_path: Path) -> None:
+    """Two real processes that log T5X's train-loop line (glog's local-time stamp) after
+    ~0.3 s and ~0.6 s, a third that never does: 0.9 s of start-up; ``since`` drops the first."""
+    import sys
+    import time
+
+    log = tmp_path / "train.log"
+    child = ("import time, datetime; time.sleep({d}); t = datetime.datetime.now(); "
+             "print(t.strftime('I%m%d %H:%M:%S.%f') + ' 1 train.py:674] BEGIN Train loop.')")
+    assert runner.startup_seconds(log) is None  # no log yet
+    runner.run_logged([sys.executable, "-c", child.format(d=0.3)], log, {})
+    time.sleep(1.1)  # since is honored to a second
+    between = time.time()
+    runner.run_logged([sys.executable, "-c", child.format(d=0.6)], log, {})
+    runner.run_logged([sys.executable, "-c", "print('no train loop here')"], log, {})
+    both, second = runner.startup_seconds(log), runner.startup_seconds(log, since=between)
+    assert 0.9 <= both < 0.9 + 2 * 5.0  # each: its sleep plus the interpreter's start
+    assert 0.6 <= second < both - 0.3 + 0.1
+    assert runner.startup_seconds(log, since=time.time()) is None
+    table = runner.time_table([runner.Outcome("train", "ran", 2.0, "ok", second),
+                               runner.Outcome("data", "cached", 1.0, "ok")], 3.0)
+    assert f"| train | ran | 2 | {second:.0f} | ok |" in table
+    assert "| data | cached | 1 |  | ok |" in table
+    assert f"| **3** | {second:.0f} | wall time of this invocation; start-up of the 1 " in table
+
+
 def test_math_shots_reach_the_in_context_exemplars(quick, tmp_path: Path) -> None:
     """``LabConfig.math_shots`` is bound on the generalist and specialization commands, and
     the binding is what ``t5spec.tasks.specialization`` reads when it draws exemplars."""

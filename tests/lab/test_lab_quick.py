@@ -78,6 +78,10 @@ def test_every_stage_ran_and_left_its_artifacts(lab_dir: Path) -> None:
     for name in names:
         marker = json.loads(paths.marker(name).read_text())
         assert marker["seconds"] >= 0 and marker["summary"], name
+        if name in ("generalist", "teacher", "specialize_dm", "specialize_sm"):  # t5x.train
+            assert 0 < marker["startup_seconds"] < marker["seconds"], name
+        else:
+            assert marker["startup_seconds"] is None, name
     for run, steps in (("generalist", 4), ("teacher", 40)):
         assert (paths.run(run) / f"checkpoint_{steps}" / "state").is_dir()
     start = cfg.generalist.steps
