@@ -63,6 +63,8 @@ SAVE_DATASET = "utils.SaveCheckpointConfig.save_dataset"
 NUM_MICROBATCHES = "trainer.Trainer.num_microbatches"
 INFER_EVAL_FEATURE_LENGTHS = "infer_eval/utils.DatasetConfig.task_feature_lengths"
 EVAL_FEATURE_LENGTHS = "utils.DatasetConfig.task_feature_lengths"
+# per-benchmark example caps of an evaluation ({"gsm8k": 300}); a --gin flag needs the module path
+EVAL_PER_BENCHMARK = "t5spec.evaluate.tasks.EvalBudget.per_benchmark"
 RESTORE_MODE = "utils.RestoreCheckpointConfig.mode"
 TASK_DATA_DIR = "TaskPaths.data_dir"
 NUM_EXEMPLARS = "ExemplarConfig.num_exemplars"
@@ -99,7 +101,7 @@ EXPECTED: dict[tuple[str, ...], tuple[str, ...]] = {
     ("@model", "gin/eval_spec.gin"): (
         CHECKPOINT_PATH, EVAL_OUTPUT_DIR, EVAL_SPLIT, MIXTURE_OR_TASK_NAME, MIXTURE_OF_TASKS,
         EVAL_MAX_EXAMPLES, MAX_DECODE_LENGTH, EVAL_BATCH_SIZE, T5SPEC_VOCAB, TASK_DATA_DIR,
-        RESTORE_MODE, EVAL_FEATURE_LENGTHS),
+        RESTORE_MODE, EVAL_FEATURE_LENGTHS, EVAL_PER_BENCHMARK),
     **{(f"gin/flant5_{size}_spec.gin",): (MODEL, MODEL_DIR, NUM_PARTITIONS, T5SPEC_VOCAB,
                                           NUM_MICROBATCHES, MIXTURE_OR_TASK_NAME, DISTILL_WEIGHT,
                                           ALIGNED_DATA)

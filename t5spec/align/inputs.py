@@ -15,11 +15,13 @@ key can be told apart: identical ones are harmless, different ones are an error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob as globlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,26 +158,81 @@ def _parse(path: str, line_no: int, line: bytes) -> Record:
     return Record(path, line_no, key, digest, sample)
 
 
+def natural_key(key: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a sample key: digit runs compare as numbers (``q/2#10`` after ``q/2#9``)."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", key) if p)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Place:
+    order: tuple[tuple[int, int | str], ...]
+    file: int
+    line: int
+    offset: int
+
+
+def _index(path: str, file: int, on_torn: Callable[[str, int], None] | None,
+           ) -> tuple[list[_Place], dict[str, Any], InputError | None]:
+    """Pass 1 over one file: where each record is and its key's sort order, the file's
+    digest, and the first line that is not a keyed JSON record (fatal; reading stops there)."""
+    places, h, offset = [], hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            h.update(line)
+            if not line.endswith(b"\n"):
+                if on_torn:
+                    on_torn(path, line_no)
+                break
+            try:
+                key = _key_of(path, line_no, line)
+            except InputError as e:
+                return places, {}, e
+            places.append(_Place(natural_key(key), file, line_no, offset))
+            offset += len(line)
+    return places, {"sha256": h.hexdigest(), "records": len(places)}, None
+
+
+def _key_of(path: str, line_no: int, line: bytes) -> str:
+    try:
+        record = json.loads(line)
+    except ValueError as e:
+        raise InputError(path, f"not a JSON record ({e})", where=f"line {line_no}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        raise InputError(path, "record without a key", where=f"line {line_no}", field="key")
+    return record["key"]
+
+
 def read_records(
     pattern: str, on_torn: Callable[[str, int], None] | None = None,
     file_hashes: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[Record]:
-    """Every record of the matching files, in order.
+    """Every record of the matching files, in key order (:func:`natural_key`; a key repeated
+    keeps file, then line order), so that what is aligned does not depend on the order in
+    which a concurrent teacher run finished its samples.
 
     ``on_torn(path, line)`` is called for a last line without a newline (not read).
     ``file_hashes`` (optional) receives ``{abs path: {"sha256", "records"}}`` per file read
-    to its end: the bytes as read, torn tail included.
+    to its end: the bytes as read, torn tail included. A line that is not a keyed JSON record
+    stops the reading: the records before it (in file order) are yielded, in key order, then
+    its InputError is raised.
     """
-    for path in input_files(pattern):
-        h, n = hashlib.sha256(), 0
-        with open(path, "rb") as f:
-            for line_no, line in enumerate(f, start=1):
-                h.update(line)
-                if not line.endswith(b"\n"):
-                    if on_torn:
-                        on_torn(path, line_no)
-                    break
-                n += 1
-                yield _parse(path, line_no, line)
+    files = input_files(pattern)
+    places: list[_Place] = []
+    fatal = None
+    for i, path in enumerate(files):
+        found, digest, fatal = _index(path, i, on_torn)
+        places += found
+        if fatal is not None:
+            break
         if file_hashes is not None:
-            file_hashes[os.path.abspath(path)] = {"sha256": h.hexdigest(), "records": n}
+            file_hashes[os.path.abspath(path)] = digest
+    with contextlib.ExitStack() as stack:
+        handles: dict[int, Any] = {}
+        for place in sorted(places, key=lambda p: (p.order, p.file, p.line)):
+            if place.file not in handles:
+                handles[place.file] = stack.enter_context(open(files[place.file], "rb"))
+            f = handles[place.file]
+            f.seek(place.offset)
+            yield _parse(files[place.file], place.line, f.readline())
+    if fatal is not None:
+        raise fatal

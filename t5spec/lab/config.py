@@ -111,6 +111,9 @@ class EvalConfig:
     Attributes:
       dev_examples: per dev task (``EVAL_MAX_EXAMPLES``; BBH: per mode over all its tasks).
       test_examples: per test task for ``t5spec select``.
+      gsm8k_test_examples: the GSM8K slot's test cap instead (the slot of the lab's main claim,
+        which wants more items than the others for a tight paired interval); None:
+        ``test_examples``.
       max_decode_length: ``MAX_DECODE_LENGTH``.
       max_input_length: every evaluation input is padded to this many tokens, so T5X compiles
         one decode function for all tasks instead of one per task (longer inputs are cut).
@@ -121,6 +124,7 @@ class EvalConfig:
 
     dev_examples: int = 100
     test_examples: int = 100
+    gsm8k_test_examples: int | None = None
     max_decode_length: int = 96
     max_input_length: int = 1024
     batch_size: int = 64
@@ -188,6 +192,11 @@ class LabConfig:
                              f"got {self.specialize_formats!r}")
         if self.sampling.questions > self.world.gsm8k_train:
             raise ValueError("sampling.questions exceeds world.gsm8k_train")
+        ev = self.evaluation
+        caps = (ev.dev_examples, ev.test_examples, ev.gsm8k_test_examples)
+        if min(c for c in caps if c is not None) <= 0:
+            raise ValueError("evaluation: dev_examples, test_examples and gsm8k_test_examples "
+                             "must be > 0")
 
 
 def run_name(distill_weight: float) -> str:

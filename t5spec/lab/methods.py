@@ -344,7 +344,8 @@ def _eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method:
         mixture=mixture, split="test", max_examples=mcfg.test_examples or ev.test_examples,
         max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
         vocab=str(paths.vocab(role)), data_dir=str(paths.data),
-        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",),
+        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",
+                  *st.test_cap_bindings(cfg)),
     )) for mixture in _eval_mixtures(mcfg, method)]
 
 

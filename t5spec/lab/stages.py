@@ -248,7 +248,14 @@ def select_argv(cfg: LabConfig, paths: LabPaths, run: str) -> list[str]:
         "--split=test", f"--max_examples={ev.test_examples}",
         f"--max_decode_length={ev.max_decode_length}", f"--batch_size={ev.batch_size}",
         f"--gin={gn.EVAL_FEATURE_LENGTHS}={eval_lengths(cfg)!r}",
+        *(f"--gin={b}" for b in test_cap_bindings(cfg)),
     )  # fmt: skip
+
+
+def test_cap_bindings(cfg: LabConfig) -> tuple[str, ...]:
+    """The GSM8K slot's own test cap (``EvalConfig.gsm8k_test_examples``) as a gin binding."""
+    n = cfg.evaluation.gsm8k_test_examples
+    return () if n is None else (f"{gn.EVAL_PER_BENCHMARK}={ {'gsm8k': n}!r}",)
 
 
 def report_argv(cfg: LabConfig, paths: LabPaths) -> list[str]:

@@ -53,6 +53,26 @@ def test_round_trip_and_resume(tmp_path, teacher_jsonl, codex_samples, default_a
     assert [(out / s).stat().st_mtime_ns for s in shards] == mtimes
 
 
+def test_output_does_not_depend_on_the_teachers_finishing_order(tmp_path, codex_samples):
+    """A concurrent teacher run writes samples as they finish; the aligned shards are the same
+    bytes whatever that order (records are aligned in key order: 0#2 before 0#10)."""
+    import random
+
+    shuffled = list(codex_samples)
+    random.Random(0).shuffle(shuffled)
+    outs = []
+    for name, samples in (("ordered", codex_samples), ("shuffled", shuffled)):
+        src = tmp_path / f"{name}.jsonl"
+        src.write_text("".join(json.dumps(s.to_json()) + "\n" for s in samples), "utf-8")
+        assert _align(f"--teacher_samples={src}", f"--output={tmp_path / name}",
+                      "--records_per_shard=16") == 0
+        outs.append([(tmp_path / name / p).read_bytes() for p in
+                     store.expand(str(tmp_path / name / "gsm8k_train-*.tfrecord*"))])
+    assert len(outs[0]) == 4 and outs[0] == outs[1]
+    keys = [s.key for s in store.read_aligned(str(tmp_path / "shuffled"))]
+    assert keys.index("gsm8k/train/0#2") < keys.index("gsm8k/train/0#10")
+
+
 def test_bad_input_exits_2_and_keeps_earlier_work(tmp_path, teacher_jsonl, capsys):
     lines = teacher_jsonl[0].read_text(encoding="utf-8").splitlines()
     bad = json.loads(lines[5])

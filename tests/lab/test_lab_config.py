@@ -40,6 +40,34 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
         assert any("Command" in ln for ln in head) and any("Hardware" in ln for ln in head), path
 
 
+def test_default_lab_tests_300_gsm8k_slot_problems(tmp_path: Path) -> None:
+    """The main claim's slot gets 300 test problems (the world's 800 less the 500 dev ones);
+    the other slots keep ``test_examples``; lab_earlier keeps the 100 it was measured with."""
+    import gin
+    from t5spec.data.splits import DEV_SIZES
+    from t5spec.evaluate import benchmarks
+    from t5spec.evaluate import tasks as eval_tasks
+
+    default = lab_config.load([str(REPO / "gin" / "lab.gin")])
+    earlier = lab_config.load([str(REPO / "gin" / "lab_earlier.gin")])
+    assert default.world.gsm8k_test - DEV_SIZES["gsm8k"] == 300
+    assert (earlier.world.gsm8k_test, earlier.evaluation.gsm8k_test_examples) == (600, None)
+    argv = stages.select_argv(default, stages.LabPaths(tmp_path), "dm")
+    assert "--max_examples=100" in argv
+    caps = [a.split("=", 1)[1] for a in argv if "per_benchmark" in a]
+    assert len(caps) == 1 and not stages.select_argv(earlier, stages.LabPaths(tmp_path), "dm")[
+        -1].startswith("--gin=t5spec.evaluate.tasks.EvalBudget.per_benchmark")
+    with gin.unlock_config():
+        gin.parse_config(caps)
+    try:
+        budget = eval_tasks.EvalBudget(max_examples=100)
+        task = {t.column: t for t in benchmarks.EVAL_TASKS}
+        assert budget.cap(task["gsm8k/zs_cot"]) == 300
+        assert budget.cap(task["asdiv/zs_cot"]) == budget.cap(task["bbh/ao"]) == 100
+    finally:
+        gin.clear_config()
+
+
 @pytest.mark.parametrize("binding, match", [
     ("lab.LabConfig.distill_weights = (1.0, 1.0)", "repeat"),
     ("lab.LabConfig.distill_weights = (1.5,)", "in \\[0, 1\\]"),
@@ -47,6 +75,7 @@ def test_gin_files_bind_the_config(quick: lab_config.LabConfig) -> None:
     ("lab.SamplingConfig.questions = 100000", "gsm8k_train"),
     ("lab.LabConfig.specialize_formats = 'few_shot'", "specialize_formats"),
     ("lab.LabConfig.math_shots = 0", "math_shots"),
+    ("lab.EvalConfig.gsm8k_test_examples = 0", "gsm8k_test_examples"),
 ])  # fmt: skip
 def test_bad_settings_fail_before_anything_runs(binding: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
