@@ -142,12 +142,7 @@ def _check_lists(record: dict[str, Any], path: str, where: str) -> None:
 
 
 def _parse(path: str, line_no: int, line: bytes) -> Record:
-    try:
-        record = json.loads(line)
-    except ValueError as e:
-        raise InputError(path, f"not a JSON record ({e})", where=f"line {line_no}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
-        raise InputError(path, "record without a key", where=f"line {line_no}", field="key")
+    record = _keyed(path, line_no, line)
     key, digest = record["key"], content_digest(record)
     where = f"line {line_no} (sample {key})"
     try:
@@ -184,7 +179,7 @@ def _index(path: str, file: int, on_torn: Callable[[str, int], None] | None,
                     on_torn(path, line_no)
                 break
             try:
-                key = _key_of(path, line_no, line)
+                key = _keyed(path, line_no, line)["key"]
             except InputError as e:
                 return places, {}, e
             places.append(_Place(natural_key(key), file, line_no, offset))
@@ -192,14 +187,15 @@ def _index(path: str, file: int, on_torn: Callable[[str, int], None] | None,
     return places, {"sha256": h.hexdigest(), "records": len(places)}, None
 
 
-def _key_of(path: str, line_no: int, line: bytes) -> str:
+def _keyed(path: str, line_no: int, line: bytes) -> dict[str, Any]:
+    """The line as a JSON object with a string ``key``; InputError (fatal) otherwise."""
     try:
         record = json.loads(line)
     except ValueError as e:
         raise InputError(path, f"not a JSON record ({e})", where=f"line {line_no}") from None
     if not isinstance(record, dict) or not isinstance(record.get("key"), str):
         raise InputError(path, "record without a key", where=f"line {line_no}", field="key")
-    return record["key"]
+    return record
 
 
 def read_records(
