@@ -92,7 +92,7 @@ class MethodsConfig:
       seeds: specialization seeds (one run per size × method × seed).
       rationale_weight: λ of ``sbs`` / ``hybrid`` (label CE + λ · rationale loss), ≥ 0.
       specialize: the budget of every specialization run; None: ``LabConfig.specialize``.
-      test_examples: test examples per evaluation task; None: ``LabConfig.evaluation``'s.
+      test_examples: test examples per evaluation task; None: ``LabConfig.evaluation``'s (its GSM8K cap too).
       generic_tasks: generic-ability columns evaluated for every method (``bbh/ao``,
         ``bbh/cot``; empty: none).
       cost_examples: GSM8K-slot test questions timed for the inference cost.
@@ -345,7 +345,7 @@ def _eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method:
         max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
         vocab=str(paths.vocab(role)), data_dir=str(paths.data),
         bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",
-                  *st.test_cap_bindings(cfg)),
+                  *(st.test_cap_bindings(cfg) if mcfg.test_examples is None else ())),
     )) for mixture in _eval_mixtures(mcfg, method)]
 
 
