@@ -92,7 +92,8 @@ class MethodsConfig:
       seeds: specialization seeds (one run per size × method × seed).
       rationale_weight: λ of ``sbs`` / ``hybrid`` (label CE + λ · rationale loss), ≥ 0.
       specialize: the budget of every specialization run; None: ``LabConfig.specialize``.
-      test_examples: test examples per evaluation task; None: ``LabConfig.evaluation``'s (its GSM8K cap too).
+      test_examples: test examples per evaluation task; None: ``LabConfig.evaluation``'s
+        (its GSM8K cap too).
       generic_tasks: generic-ability columns evaluated for every method (``bbh/ao``,
         ``bbh/cot``; empty: none).
       cost_examples: GSM8K-slot test questions timed for the inference cost.
