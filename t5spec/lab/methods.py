@@ -16,6 +16,8 @@ method    training (from the size's own generalist)            test evaluation (
 ``sbs_cot`` no training of its own: the ``sbs`` / ``hybrid``       its rationale prefix, then the
 ``hybrid_cot`` cell's student (same run folder and checkpoint)     answer (``sbs_rationale``): a CoT
                                                                answer, sm's inference cost
+``*_vote`` no training of its own: the ``sm`` / ``sbs`` /      self-consistency: majority of
+          ``hybrid`` cell's student                          m sampled answers (vote_eval)
 ``onpolicy`` R rounds: the student samples, the teacher scores   zero-shot CoT (``zs_cot``)
           (:mod:`t5spec.lab.onpolicy`), specialize.gin with dm's
           loss on a λ-mixture; ``onpolicy_jsd``: GKD's JSD(β);
@@ -62,16 +64,23 @@ REFERENCES = ("gold", "generalist", "teacher")
 # own; the cell's run folder and checkpoint are the trained method's). Step-by-step students
 # answer with the label only (7 tokens); ``*_cot`` asks them for their rationale first, so they
 # are compared with sm/dm at the same inference cost (issue 29 item 3).
-EVAL_VARIANTS = {"sbs_cot": "sbs", "hybrid_cot": "hybrid"}
+# ``*_vote`` answer by self-consistency (:mod:`t5spec.lab.vote_eval`): the majority of
+# ``MethodsConfig.vote_samples`` sampled answers — sbs/hybrid's 7-token labels voted at about sm's
+# token budget, sm's chains at that many times it.
+EVAL_VARIANTS = {"sbs_cot": "sbs", "hybrid_cot": "hybrid", "sm_vote": "sm", "sbs_vote": "sbs",
+                 "hybrid_vote": "hybrid"}
+VOTE_INPUT = {"sm_vote": "zs_cot", "sbs_vote": "label", "hybrid_vote": "label"}  # vote_eval modes
 TEACHER = "teacher"
 # Test-time answer mode of each method (a t5spec.evaluate.benchmarks / tasks.stepbystep mode;
 # ``lab_teacher``: the teacher's sampling prompt, t5spec.tasks.lab's t5spec_eval_*_lab_teacher).
 EVAL_MODE = {"sm": "zs_cot", "dm": "zs_cot", "sbs": "sbs_label", "hybrid": "sbs_label",
              "sbs_cot": "sbs_rationale", "hybrid_cot": "sbs_rationale",
              "gold": "zs_cot", "generalist": "zs_cot", TEACHER: "lab_teacher",
-             **dict.fromkeys(ONPOLICY, "zs_cot")}
+             "sm_vote": "zs_cot_vote", "sbs_vote": "sbs_label_vote",
+             "hybrid_vote": "sbs_label_vote", **dict.fromkeys(ONPOLICY, "zs_cot")}
 COST_MODE = {"zs_cot": "zs_cot", "sbs_label": "label", "sbs_rationale": "rationale",
-             "lab_teacher": "lab_teacher"}
+             "lab_teacher": "lab_teacher", "zs_cot_vote": "zs_cot_vote",
+             "sbs_label_vote": "sbs_label_vote"}
 OOD = ("multiarith", "asdiv", "svamp")
 
 
@@ -98,6 +107,8 @@ class MethodsConfig:
         ``bbh/cot``; empty: none).
       cost_examples: GSM8K-slot test questions timed for the inference cost.
       bootstrap_samples: bootstrap resamples of the report's 95% intervals.
+      vote_samples / vote_temperature / vote_top_k: the ``*_vote`` rows' self-consistency
+        (samples per answer ≥ 2, temperature > 0, top-k; 0: the whole vocabulary).
       onpolicy: the loop of ``onpolicy`` / ``onpolicy_jsd`` (rounds, m, temperature, λ, β).
     """
 
@@ -113,6 +124,9 @@ class MethodsConfig:
     generic_tasks: Sequence[str] = ("bbh/ao",)
     cost_examples: int = 20
     bootstrap_samples: int = 2000
+    vote_samples: int = 5
+    vote_temperature: float = 0.7
+    vote_top_k: int = 40
     onpolicy: OnPolicyConfig = dataclasses.field(default_factory=OnPolicyConfig)
 
     def shape(self, student: str) -> ModelShape:
@@ -154,6 +168,10 @@ class MethodsConfig:
         if (self.test_examples is not None and self.test_examples <= 0) or \
                 self.cost_examples <= 0 or self.bootstrap_samples <= 0:
             raise ValueError("test_examples, cost_examples and bootstrap_samples must be > 0")
+        if self.vote_samples < 2 or not self.vote_temperature > 0 or self.vote_top_k < 0:
+            raise ValueError("vote_samples must be >= 2, vote_temperature > 0 and vote_top_k "
+                             f">= 0 (got {self.vote_samples}, {self.vote_temperature}, "
+                             f"{self.vote_top_k})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,88 +329,3 @@ def teacher_eval_dir(cfg: LabConfig, paths: st.LabPaths) -> Path:
 def teacher_label(cfg: LabConfig) -> str:
     """``teacher-256d-4L``: the teacher row's size column."""
     return f"teacher-{cfg.teacher.emb_dim}d-{cfg.teacher.num_layers}L"
-
-
-def eval_tasks(mcfg: MethodsConfig, method: str) -> tuple[str, ...]:
-    """SeqIO task names evaluated on the test split for a method's students."""
-    mode = EVAL_MODE[method]
-    math = [f"t5spec_eval_{b}_{mode}" for b in ("gsm8k", *OOD)]
-    return (*math, *(f"t5spec_eval_bbh_{t.split('/')[1]}" for t in mcfg.generic_tasks))
-
-
-def _eval_mixtures(mcfg: MethodsConfig, method: str) -> list[str | tuple[str, ...]]:
-    """One ``t5x.eval`` mixture per run for sm/dm (an ad-hoc ``eval_tasks.mixture_of``);
-    sbs/hybrid (teacher): the registered ``t5spec_eval_math_sbs_label``
-    (``t5spec_eval_math_lab_teacher``) mixture, then the generic tasks (``mixture_of``
-    resolves only :mod:`t5spec.evaluate.benchmarks` names)."""
-    tasks = eval_tasks(mcfg, method)
-    if EVAL_MODE[method] == "zs_cot":
-        return [tasks]
-    generic = tasks[1 + len(OOD):]
-    return [f"t5spec_eval_math_{EVAL_MODE[method]}",
-            *([generic[0]] if len(generic) == 1 else [generic] if generic else [])]
-
-
-def _eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method: str,
-                checkpoint: Path, model: Path, role: str, out: Path) -> list[list[str]]:
-    """``python -m t5x.eval`` of one checkpoint on the test tasks of ``method``'s answer
-    mode, every cell's example cap, decode budget and lengths; ``role``: whose vocabulary."""
-    from t5spec.evaluate import command
-
-    ev = cfg.evaluation
-    return [command.t5x_eval_argv(command.EvalRequest(
-        checkpoint=str(checkpoint), model_gin=str(model), output_dir=str(out),
-        mixture=mixture, split="test", max_examples=mcfg.test_examples or ev.test_examples,
-        max_decode_length=ev.max_decode_length, batch_size=ev.batch_size,
-        vocab=str(paths.vocab(role)), data_dir=str(paths.data),
-        bindings=(f"{gn.EVAL_FEATURE_LENGTHS}={st.eval_lengths(cfg)!r}",
-                  *(st.test_cap_bindings(cfg) if mcfg.test_examples is None else ())),
-    )) for mixture in _eval_mixtures(mcfg, method)]
-
-
-def eval_argvs(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
-               run: MethodRun) -> list[list[str]]:  # fmt: skip
-    """``python -m t5x.eval`` of the last checkpoint (:mod:`t5spec.evaluate.command`), all
-    writing into :func:`eval_dir`."""
-    checkpoint = st.last_checkpoint(result_dir(mcfg, paths, run), cell_step(cfg, mcfg, run))
-    return _eval_argvs(cfg, mcfg, paths, run.method, checkpoint, model_gin(paths, run.student),
-                       "student", eval_dir(cfg, mcfg, paths, run))  # fmt: skip
-
-
-def teacher_eval_argvs(cfg: LabConfig, mcfg: MethodsConfig,
-                       paths: st.LabPaths) -> list[list[str]]:  # fmt: skip
-    """The teacher row's ``t5x.eval`` commands: the ``teacher`` stage's last checkpoint, its
-    model gin (``LAB/gin/teacher.gin``) and vocabulary, the cells' test tasks and cap, in its
-    sampling prompt (gin/lab/teacher_eval.gin registers those tasks); into
-    :func:`teacher_eval_dir`."""
-    checkpoint = st.last_checkpoint(paths.run("teacher"), cfg.teacher_train.steps)
-    argvs = _eval_argvs(cfg, mcfg, paths, TEACHER, checkpoint, paths.model_gin("teacher"),
-                        "teacher", teacher_eval_dir(cfg, paths))  # fmt: skip
-    return [[*a, f"--gin_file={st.GIN / 'lab' / 'teacher_eval.gin'}"] for a in argvs]
-
-
-def _cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths, method: str,
-               checkpoint: Path, role: str, out: Path) -> list[str]:  # fmt: skip
-    import sys
-
-    return [sys.executable, "-m", "t5spec.lab.inference_cost", f"--checkpoint={checkpoint}",
-            f"--vocab={paths.vocab(role)}", f"--data_dir={paths.data}",
-            f"--mode={COST_MODE[EVAL_MODE[method]]}", f"--examples={mcfg.cost_examples}",
-            f"--max_new_tokens={cfg.evaluation.max_decode_length}",
-            f"--batch_size={cfg.evaluation.batch_size}",
-            f"--output={out / 'inference_cost.json'}"]  # fmt: skip
-
-
-def cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths,
-              run: MethodRun) -> list[str]:  # fmt: skip
-    """``python -m t5spec.lab.inference_cost`` of the last checkpoint in the method's mode."""
-    checkpoint = st.last_checkpoint(result_dir(mcfg, paths, run), cell_step(cfg, mcfg, run))
-    return _cost_argv(cfg, mcfg, paths, run.method, checkpoint, "student",
-                      eval_dir(cfg, mcfg, paths, run))
-
-
-def teacher_cost_argv(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> list[str]:
-    """The teacher row's inference cost, in its sampling prompt, with its vocabulary."""
-    checkpoint = st.last_checkpoint(paths.run("teacher"), cfg.teacher_train.steps)
-    return _cost_argv(cfg, mcfg, paths, TEACHER, checkpoint, "teacher",
-                      teacher_eval_dir(cfg, paths))

@@ -20,8 +20,6 @@ from t5spec.lab.methods import (
     TEACHER,
     MethodsConfig,
     budget,
-    cost_argv,
-    eval_argvs,
     eval_dir,
     generalist_argv,
     generalist_dir,
@@ -32,11 +30,14 @@ from t5spec.lab.methods import (
     run_dir,
     runs,
     specialize_argv,
-    teacher_cost_argv,
-    teacher_eval_argvs,
     teacher_eval_dir,
     teacher_label,
     trained_method,
+)
+from t5spec.lab.methods_eval import (
+    cell_commands,
+    teacher_cost_argv,
+    teacher_eval_argvs,
 )
 
 BASE_STAGES = ("data", "teacher", "sample", "align")
@@ -111,7 +112,7 @@ def build_stages(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> lis
                 trained, (f"generalist_{run.student}", "align"),
                 specialize_argv(cfg, mcfg, paths, run),
                 run_dir(paths, run), steps, paths, start=start))
-        evals = [*eval_argvs(cfg, mcfg, paths, run), cost_argv(cfg, mcfg, paths, run)]
+        evals = cell_commands(cfg, mcfg, paths, run)
         graph.append(Stage(
             f"eval_{run.name}", (f"generalist_{run.student}" if run.method == "generalist"
                                  else trained,),
@@ -191,7 +192,7 @@ def commands_text(cfg: LabConfig, mcfg: MethodsConfig, paths: st.LabPaths) -> st
     if mcfg.teacher_row:
         argvs += [*teacher_eval_argvs(cfg, mcfg, paths), teacher_cost_argv(cfg, mcfg, paths)]
     for run in [*reference_runs(mcfg), *runs(mcfg)]:
-        argvs += [*_train_commands(cfg, mcfg, paths, run), *eval_argvs(cfg, mcfg, paths, run),
-                  cost_argv(cfg, mcfg, paths, run)]
+        argvs += [*_train_commands(cfg, mcfg, paths, run),
+                  *cell_commands(cfg, mcfg, paths, run)]
     env = f"T5SPEC_DATA_DIR={shlex.quote(str(paths.data))} JAX_PLATFORMS=cpu"
     return "\n".join(f"{env} {shlex.join(['python', *a[1:]])}" for a in argvs)

@@ -156,7 +156,7 @@ def methods_comparisons(mcfg) -> list[tuple[str, str]]:
     pairs += [(m, methods.EVAL_VARIANTS[m]) for m in chosen if m in methods.EVAL_VARIANTS]
     pairs += [("hybrid", "sbs")] if {"hybrid", "sbs"} <= set(chosen) else []
     pairs += [(m, "dm") for m in chosen if m in methods.ONPOLICY] if "dm" in chosen else []
-    return pairs
+    return list(dict.fromkeys(pairs))  # sm_vote − sm is both a method − sm and a variant's
 
 
 def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,

@@ -11,7 +11,7 @@ import pytest
 
 from t5spec.cli import main as t5spec_main
 from t5spec.evaluate import stats
-from t5spec.lab import methods, methods_graph, methods_report, pipeline, stages
+from t5spec.lab import methods, methods_eval, methods_graph, methods_report, pipeline, stages
 from t5spec.launch import ginconfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +47,9 @@ def test_gin_files_bind_the_matrix(quick) -> None:
     ("methods.MethodsConfig.generic_tasks = ('gsm8k/zs_cot',)", "generic_tasks"),
     ("methods/lab.TrainBudget.steps = 0", "steps"),
     ("methods.MethodsConfig.methods = ('sm', 'sbs_cot')", "add sbs to methods"),
+    ("methods.MethodsConfig.methods = ('sbs', 'sm_vote')", "add sm to methods"),
+    ("methods.MethodsConfig.vote_samples = 1", "vote_samples must be >= 2"),
+    ("methods.MethodsConfig.vote_temperature = 0.0", "vote_temperature > 0"),
 ])  # fmt: skip
 def test_bad_settings_fail_before_training(binding: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -95,10 +98,35 @@ def test_cot_variants_evaluate_the_trained_students_by_rationale(tmp_path: Path)
     base, variant = (methods.MethodRun(student, m, 0) for m in ("hybrid", "hybrid_cot"))
     assert methods.run_dir(paths, variant) == methods.run_dir(paths, base)
     assert methods.eval_dir(cfg, mcfg, paths, variant) != methods.eval_dir(cfg, mcfg, paths, base)
-    evaluated = " ".join(" ".join(a) for a in methods.eval_argvs(cfg, mcfg, paths, variant))
+    evaluated = " ".join(" ".join(a) for a in methods_eval.eval_argvs(cfg, mcfg, paths, variant))
     assert "t5spec_eval_math_sbs_rationale" in evaluated and "sbs_label" not in evaluated
-    assert "--mode=rationale" in methods.cost_argv(cfg, mcfg, paths, variant)
+    assert "--mode=rationale" in methods_eval.cost_argv(cfg, mcfg, paths, variant)
     assert len({s.fingerprint for s in graph}) == len(graph)
+
+
+def test_vote_rows_evaluate_the_trained_students_by_self_consistency(tmp_path: Path) -> None:
+    """sm_vote / sbs_vote: no training, one vote_eval run on the trained cell's last
+    checkpoint (its own eval folder), seeded per cell, in the trained method's input mode."""
+    cfg, mcfg = methods.load([QUICK], [
+        "methods.MethodsConfig.methods = ('sm', 'sbs', 'sm_vote', 'sbs_vote')",
+        "methods.MethodsConfig.seeds = (0, 1)", "methods.MethodsConfig.vote_samples = 7"])
+    paths = stages.LabPaths(tmp_path)
+    graph = {s.name: s for s in methods_graph.build_stages(cfg, mcfg, paths)}
+    student = mcfg.students[0]
+    assert f"train_{student}_sm_vote_s1" not in graph
+    assert graph[f"eval_{student}_sm_vote_s1"].deps == (f"train_{student}_sm_s1",)
+    run, base = (methods.MethodRun(student, m, 1) for m in ("sbs_vote", "sbs"))
+    (argv,) = methods_eval.cell_commands(cfg, mcfg, paths, run)
+    assert argv[1:3] == ["-m", "t5spec.lab.vote_eval"]
+    final = methods.final_step(cfg, mcfg)
+    assert f"--checkpoint={methods.run_dir(paths, base) / f'checkpoint_{final}'}" in argv
+    assert {"--mode=label", "--samples=7", f"--seed={cfg.seed + 3}",
+            f"--examples={mcfg.test_examples}"} <= set(argv)
+    assert f"--output_dir={methods.eval_dir(cfg, mcfg, paths, run)}" in argv
+    assert methods.eval_dir(cfg, mcfg, paths, run) != methods.eval_dir(cfg, mcfg, paths, base)
+    sm_vote = methods.MethodRun(student, "sm_vote", 0)
+    assert "--mode=zs_cot" in methods_eval.cell_commands(cfg, mcfg, paths, sm_vote)[0]
+    assert len({s.fingerprint for s in graph.values()}) == len(graph)
 
 
 def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> None:
@@ -135,12 +163,12 @@ def test_every_methods_command_resolves(quick, tmp_path: Path, monkeypatch) -> N
             assert (model.rationale_loss, model.rationale_weight) == (loss, 1.0)
         assert f"--gin.RANDOM_SEED={cfg.seed + 3}" in argv
         assert stages.exemplars_flag(cfg) in argv  # the generalist's exemplar count too
-        evaluated = " ".join(" ".join(a) for a in methods.eval_argvs(cfg, mcfg, paths, run))
+        evaluated = " ".join(" ".join(a) for a in methods_eval.eval_argvs(cfg, mcfg, paths, run))
         mode = "sbs_label" if method in ("sbs", "hybrid") else "zs_cot"
         svamp = "t5spec_eval_math_sbs_label" if mode == "sbs_label" else "t5spec_eval_svamp_zs_cot"
         assert svamp in evaluated and "t5spec_eval_bbh_ao" in evaluated
         assert f"checkpoint_{final}" in evaluated and "'test'" in evaluated
-        cost = methods.cost_argv(cfg, mcfg, paths, run)
+        cost = methods_eval.cost_argv(cfg, mcfg, paths, run)
         assert f"--mode={'label' if mode == 'sbs_label' else 'zs_cot'}" in cost
 
 

@@ -31,7 +31,7 @@ def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
     cfg, mcfg = methods.load([QUICK])
     paths = stages.LabPaths(lab_dir)
     cells = methods.runs(mcfg)
-    assert len(cells) == len(mcfg.students) * len(mcfg.methods) * len(mcfg.seeds) == 15
+    assert len(cells) == len(mcfg.students) * len(mcfg.methods) * len(mcfg.seeds) == 18
     last = methods.final_step(cfg, mcfg)
     for run in cells:
         assert (methods.run_dir(paths, run) / f"checkpoint_{last}" / "state").is_dir(), run
@@ -45,6 +45,26 @@ def test_every_cell_was_trained_and_evaluated(lab_dir: Path) -> None:
         assert cost["mode"] == methods.COST_MODE[methods.EVAL_MODE[run.method]], run
         assert cost and all(math.isfinite(float(v)) and float(v) >= 0 for v in cost.values()
                             if isinstance(v, int | float))  # fmt: skip
+
+
+def test_vote_rows_answer_the_trained_cells_items(lab_dir: Path) -> None:
+    """sm_vote: the sm student's majority over vote_samples sampled chains, on the very items
+    (ids) sm's t5x.eval scored, slot by slot — what the report pairs them on."""
+    from t5spec.evaluate import items
+
+    cfg, mcfg = methods.load([QUICK])
+    paths = stages.LabPaths(lab_dir)
+    for student in mcfg.students:
+        vote, base = (methods.MethodRun(student, m, 0) for m in ("sm_vote", "sm"))
+        voted = items.read_split(methods.eval_dir(cfg, mcfg, paths, vote), "test")
+        scored = items.read_split(methods.eval_dir(cfg, mcfg, paths, base), "test")
+        assert set(voted) == {f"{b}/zs_cot_vote" for b in ("gsm8k", *methods.OOD)}
+        for column, found in voted.items():
+            assert found.keys == scored[column.replace("_vote", "")].keys, column
+        folder = methods.eval_dir(cfg, mcfg, paths, vote) / "inference_eval" / "predictions"
+        for path in folder.glob("*.jsonl"):
+            for line in path.read_text().splitlines():
+                assert len(json.loads(line)["outputs"]) == mcfg.vote_samples, path
 
 
 def test_the_teacher_was_evaluated_once_in_its_prompt(lab_dir: Path) -> None:

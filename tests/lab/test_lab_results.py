@@ -146,7 +146,7 @@ def test_decisive_gin_binds_the_issue_budget(tmp_path: Path) -> None:
     assert len(sizes) >= 3 and sizes == sorted(sizes) and sizes[0] <= 500_000
     assert len(mcfg.seeds) >= 3 and mcfg.generalist_row
     assert set(mcfg.methods) == {"sm", "dm", "sbs", "hybrid", "gold", "onpolicy", "onpolicy_warm",
-                                 "sbs_cot", "hybrid_cot"}
+                                 "sbs_cot", "hybrid_cot", "sm_vote", "sbs_vote", "hybrid_vote"}
     mcfg.onpolicy.validate(mcfg.specialize.steps)  # its rounds divide the same budget
     assert cfg.teacher_train.steps == 1200 and mcfg.test_examples >= 300  # lab_math's teacher
     head = gin_file.read_text().splitlines()[:40]

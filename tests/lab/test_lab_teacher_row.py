@@ -13,7 +13,7 @@ import pytest
 
 from t5spec import report_results
 from t5spec.evaluate import items
-from t5spec.lab import methods, methods_graph, methods_report, pipeline, stages
+from t5spec.lab import methods, methods_eval, methods_graph, methods_report, pipeline, stages
 from t5spec.lab import results as lab_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,8 +55,8 @@ def _flag(argv: list[str], name: str) -> str:
 def test_teacher_eval_uses_the_teachers_model_on_the_cells_items(lab) -> None:
     cfg, mcfg, paths = lab
     cell = methods.MethodRun(mcfg.students[0], "sm", 1)
-    cell_argvs = methods.eval_argvs(cfg, mcfg, paths, cell)
-    argvs = methods.teacher_eval_argvs(cfg, mcfg, paths)
+    cell_argvs = methods_eval.eval_argvs(cfg, mcfg, paths, cell)
+    argvs = methods_eval.teacher_eval_argvs(cfg, mcfg, paths)
     assert len(argvs) == 2  # the four math slots in the teacher's prompt, then BBH-AO
     ckpt = paths.run("teacher") / f"checkpoint_{cfg.teacher_train.steps}"
     out = paths.run("teacher") / "eval" / f"test_checkpoint_{cfg.teacher_train.steps}"
@@ -75,7 +75,7 @@ def test_teacher_eval_uses_the_teachers_model_on_the_cells_items(lab) -> None:
     assert _flag(argvs[0], "MIXTURE_OR_TASK_NAME") == "'t5spec_eval_math_lab_teacher'"
     assert _flag(argvs[1], "MIXTURE_OR_TASK_NAME") == "'t5spec_eval_bbh_ao'"  # as the cells'
     assert "t5spec_eval_bbh_ao" in " ".join(cell_argvs[0])
-    cost = methods.teacher_cost_argv(cfg, mcfg, paths)
+    cost = methods_eval.teacher_cost_argv(cfg, mcfg, paths)
     assert "--mode=lab_teacher" in cost and f"--checkpoint={ckpt}" in cost
     assert f"--vocab={paths.vocab('teacher')}" in cost
     assert f"--output={out / 'inference_cost.json'}" in cost
