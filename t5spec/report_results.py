@@ -9,7 +9,8 @@ interval of ``results.md``, and :func:`render` is a pure function of it, so
      "bindings": [str], "commit": str, "machine": str, "date": "YYYY-MM-DD",
      "wall_time_s": float | null, "stage_seconds": {stage: float},
      "slots": {"gsm8k/zs_cot": {"items": [key, ...], "groups": [task, ...] | null}, ...},
-     "comparisons": [["dm", "generalist"], ["sm", "generalist"], ["dm", "sm"]],
+     "comparisons": [["dm", "generalist"], ["sm", "generalist"], ["dm", "sm"],
+                     ["sm_vote", "sm", "same seeds"]],
      "cells": [{"method": "dm", "size": "lab-128d-2L", "params": 1404416, "seed": 0,
                 "step": 300, "correct": {"gsm8k/zs_cot": "0100-1…", ...}}, ...]}
 
@@ -18,7 +19,9 @@ interval of ``results.md``, and :func:`render` is a pure function of it, so
 answers are averaged per item, intervals are bootstrap over items (each BBH task one
 stratum); a comparison ``A − B`` is paired on the items both scored (every seed), per size
 and slot (:mod:`t5spec.evaluate.stats`); a B with one row alone at its size (a reference for
-the whole world, e.g. the methods experiment's ``teacher``) is compared at every size.
+the whole world, e.g. the methods experiment's ``teacher``) is compared at every size. A
+comparison marked ``"same seeds"`` (the same trained students answering two ways) pairs only
+the seeds both rows have, seed with seed.
 Several files (parts of one experiment, e.g. one per ``--sizes``) merge when their slots list
 the same items.
 """
@@ -37,6 +40,7 @@ from t5spec.evaluate import items, stats
 
 SCHEMA = "t5spec.results/1"
 SAMPLES = 2000
+SAME_SEEDS = "same seeds"  # a comparison's optional third element
 _META = ("title", "command", "gin", "bindings", "commit", "machine", "date", "wall_time_s")
 
 
@@ -48,7 +52,7 @@ def cell(method: str, size: str, params: int | None, seed: int, step: int,
             "found": found}  # fmt: skip
 
 
-def document(meta: dict, cells: Sequence[dict], comparisons: Sequence[tuple[str, str]]) -> dict:
+def document(meta: dict, cells: Sequence[dict], comparisons: Sequence[tuple[str, ...]]) -> dict:
     """The ``results.json`` object of ``cells`` (from :func:`cell`) and run metadata."""
     slots: dict[str, dict] = {}
     for c in cells:
@@ -115,7 +119,7 @@ def load(paths: Sequence[str | os.PathLike]) -> dict:
                                  "earlier file", field="cells")
             if _cell_id(c) not in seen:
                 doc["cells"].append(c)
-        doc["comparisons"] += [p for p in part["comparisons"] if p not in doc["comparisons"]]
+        doc["comparisons"] = merge_comparisons(doc["comparisons"], part["comparisons"])
     if doc is None:
         raise InputError(None, "no results.json given")
     if len(parts) > 1:
@@ -123,6 +127,17 @@ def load(paths: Sequence[str | os.PathLike]) -> dict:
         walls = [p["wall_time_s"] for p in parts]
         doc["wall_time_s"] = None if None in walls else sum(walls)
     return doc
+
+
+def merge_comparisons(*lists: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The comparisons of several lists in first-seen order, one per (A, B); a pair marked
+    ``same seeds`` in any list keeps the mark (it pairs the same students)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for pair in (p for comparisons in lists for p in comparisons):
+        key = (pair[0], pair[1])
+        if key not in out or len(pair) > len(out[key]):
+            out[key] = list(pair)
+    return list(out.values())
 
 
 def _cell_id(c: dict) -> tuple:
@@ -135,6 +150,11 @@ def _validate(doc: object, path) -> None:
     for name in ("slots", "cells", "comparisons"):
         if name not in doc:
             raise InputError(path, "missing", field=name)
+    for i, pair in enumerate(doc["comparisons"]):
+        if not (isinstance(pair, list) and len(pair) in (2, 3)
+                and all(isinstance(x, str) for x in pair) and pair[2:] in ([], [SAME_SEEDS])):
+            raise InputError(path, f'expected ["A", "B"] or ["A", "B", "{SAME_SEEDS}"]',
+                             where=f"comparison {i}", field="comparisons")
     for i, c in enumerate(doc["cells"]):
         for column, bits in c.get("correct", {}).items():
             slot = doc["slots"].get(column)
@@ -215,16 +235,22 @@ def _verdicts(doc: dict, columns: list[str]) -> list[str]:
     lines = ["| size | A − B | slot | items | difference [95%] | verdict |",
              "|---|---|---|---:|---|---|"]
     for size in dict.fromkeys(s for _, s in rows):
-        for a, b in doc["comparisons"]:
-            cells_b = rows.get((b, size)) or world.get(b)
-            if (a, size) not in rows or cells_b is None:
+        for a, b, *same in doc["comparisons"]:
+            cells_a, cells_b = rows.get((a, size)), rows.get((b, size)) or world.get(b)
+            label = f"{a} − {b}"
+            if cells_a and cells_b and same:  # seed with seed: the same students
+                common = {c["seed"] for c in cells_a} & {c["seed"] for c in cells_b}
+                cells_a, cells_b = ([c for c in x if c["seed"] in common]
+                                    for x in (cells_a, cells_b))  # fmt: skip
+                label += f" (seeds {', '.join(map(str, sorted(common)))})"
+            if not cells_a or not cells_b:
                 continue
             for column in columns:
-                found = difference(doc, rows[a, size], cells_b, column)
+                found = difference(doc, cells_a, cells_b, column)
                 if found is None:
                     continue
                 diff, n = found
-                lines.append(f"| {size} | {a} − {b} | {column} | {n} | "
+                lines.append(f"| {size} | {label} | {column} | {n} | "
                              f"{diff.points(signed=True)} | {stats.verdict(a, b, diff)} |")
     return lines
 

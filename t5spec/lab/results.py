@@ -142,21 +142,24 @@ def part_name(sizes: Sequence[str], seeds: Sequence[int]) -> str:
     return "results_" + "-".join(sizes or ["all"]) + "_s" + "-".join(map(str, seeds or ["all"]))
 
 
-def methods_comparisons(mcfg) -> list[tuple[str, str]]:
+def methods_comparisons(mcfg) -> list[tuple[str, ...]]:
     """The methods experiment's paired comparisons ``(A, B)`` (A − B on the same items): each
     method − sm, − the generalist and − the teacher (where those rows run); an evaluation-only
-    variant − its trained method; the hybrid − sbs (issue 29: beat both sm and sbs); each
-    on-policy method − dm (issue 32: it continues dm's KL on the student's own samples)."""
+    variant − its trained method, seed with seed (``(A, B, "same seeds")``: the same
+    students); the hybrid − sbs (issue 29: beat both sm and sbs); each on-policy method − dm
+    (issue 32: it continues dm's KL on the student's own samples)."""
     from t5spec.lab import methods
 
     chosen = list(mcfg.methods)
-    pairs = [(m, "sm") for m in chosen if m != "sm"] if "sm" in chosen else []
+    pairs: list[tuple[str, ...]] = [(m, "sm") for m in chosen if m != "sm"] \
+        if "sm" in chosen else []
     pairs += [(m, "generalist") for m in chosen] if mcfg.generalist_row else []
     pairs += [(m, "teacher") for m in chosen] if mcfg.teacher_row else []
-    pairs += [(m, methods.EVAL_VARIANTS[m]) for m in chosen if m in methods.EVAL_VARIANTS]
+    pairs += [(m, methods.EVAL_VARIANTS[m], report_results.SAME_SEEDS)  # the same students
+              for m in chosen if m in methods.EVAL_VARIANTS]
     pairs += [("hybrid", "sbs")] if {"hybrid", "sbs"} <= set(chosen) else []
     pairs += [(m, "dm") for m in chosen if m in methods.ONPOLICY] if "dm" in chosen else []
-    return list(dict.fromkeys(pairs))  # sm_vote − sm is both a method − sm and a variant's
+    return [tuple(p) for p in report_results.merge_comparisons(pairs)]
 
 
 def write_methods(cfg: LabConfig, mcfg, paths: st.LabPaths, meta_: dict,

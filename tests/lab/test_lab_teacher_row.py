@@ -178,7 +178,7 @@ def test_the_report_and_results_show_the_teacher_row(lab, tmp_path: Path) -> Non
     assert len(teacher) == 1 and teacher[0]["size"] == label and teacher[0]["params"] == params
     assert teacher[0]["step"] == cfg.teacher_train.steps and "bbh" not in teacher[0]["correct"]
     assert ["sm", "teacher"] in doc["comparisons"]
-    assert ["hybrid_cot", "hybrid"] in doc["comparisons"]  # a variant vs its trained method
+    assert ["hybrid_cot", "hybrid", "same seeds"] in doc["comparisons"]  # vs its trained method
     assert ["hybrid", "sbs"] in doc["comparisons"]
     text = out.read_text()
     assert f"| teacher | {label} | {params:,} | 1 | 70.0 [" in text
@@ -193,9 +193,9 @@ def test_the_decisive_experiment_pairs_each_onpolicy_method_with_sm_and_dm() -> 
     pairs = lab_results.methods_comparisons(mcfg)
     onpolicy = set(mcfg.methods) & set(methods.ONPOLICY)
     assert onpolicy >= {"onpolicy", "onpolicy_warm"}
-    assert {a for a, b in pairs if b == "dm"} == onpolicy
+    assert {a for a, b, *_ in pairs if b == "dm"} == onpolicy
     assert {(m, "sm") for m in onpolicy} <= set(pairs)
-    assert len(pairs) == len(set(pairs))
+    assert len(pairs) == len(set(pairs)) == len({p[:2] for p in pairs})
     _, moff = methods.load([str(REPO / "gin" / "lab_methods_decisive.gin")],
                              ["methods.MethodsConfig.methods = ('sm', 'onpolicy')"])
     assert not [p for p in lab_results.methods_comparisons(moff) if p[1] == "dm"]
@@ -217,3 +217,33 @@ def test_a_world_row_is_no_reference_when_it_shares_its_size(tmp_path: Path) -> 
     shared = [*cells, report_results.cell("dm", "t", 9, 0, 1, found(0.5))]
     text = report_results.render(report_results.document({}, shared, [("sm", "dm")]))
     assert "| sm − dm |" not in text  # dm shares size t with the teacher: no world row
+
+
+def test_a_same_seeds_comparison_pairs_seed_with_seed(tmp_path: Path) -> None:
+    """sm_vote (seed 1 only) − sm (seeds 0, 1): the same students, so only seed 1 of sm; as a
+    plain comparison sm's seed 0 would enter its per-item average."""
+    def found(p: float) -> dict:
+        return {"gsm8k": items.Items(tuple(f"q{i}" for i in range(100)),
+                                     np.array([i < 100 * p for i in range(100)]))}
+
+    cells = [report_results.cell("sm", "a", 1, 0, 1, found(0.1)),
+             report_results.cell("sm", "a", 1, 1, 1, found(0.3)),
+             report_results.cell("sm_vote", "a", 1, 1, 1, found(0.3))]
+    same = report_results.document({}, cells, [("sm_vote", "sm", report_results.SAME_SEEDS)])
+    text = report_results.render(same)
+    assert "| a | sm_vote − sm (seeds 1) | gsm8k | 100 | +0.0 [+0.0, +0.0] |" in text
+    plain = report_results.render(report_results.document({}, cells, [("sm_vote", "sm")]))
+    assert "| a | sm_vote − sm | gsm8k | 100 | +10.0 [" in plain
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(same))
+    again = report_results.load([path, path])
+    assert again["comparisons"] == [["sm_vote", "sm", "same seeds"]]
+    assert report_results.merge_comparisons([["sm_vote", "sm"]], [["sm_vote", "sm", "same seeds"]],
+                                            [["dm", "sm"]]) == [["sm_vote", "sm", "same seeds"],
+                                                                ["dm", "sm"]]  # fmt: skip
+    _, mcfg = methods.load([str(REPO / "gin" / "lab_methods_decisive.gin")])
+    pairs = lab_results.methods_comparisons(mcfg)
+    assert ("sm_vote", "sm", "same seeds") in pairs and ("sm_vote", "sm") not in pairs
+    path.write_text(json.dumps({**same, "comparisons": [["sm_vote", "sm", "any seeds"]]}))
+    with pytest.raises(report_results.InputError, match="comparison 0"):
+        report_results.load([path])
