@@ -81,3 +81,45 @@ def test_oracle_through_evaluator_and_loggers(tmp_path: Path, small_budget) -> N
         for x in (tmp_path / "predictions" / "t5spec_eval_svamp_zs_cot-dev-000005.jsonl").open()
     ]
     assert [ln["extracted"] for ln in math_lines] == [ln["gold"] for ln in math_lines]
+
+
+def _encoder_rows(ev, name: str) -> list[list[int]]:
+    return [f["encoder_input_tokens"].tolist()
+            for _, f in ev._cached_model_datasets[name].as_numpy_iterator()]
+
+
+@pytest.mark.parametrize("cap", [512, 48])
+def test_each_task_gets_its_own_encoder_length(tmp_path: Path, small_budget, cap: int) -> None:
+    """input_length_multiple: every task padded to its own longest input (rounded up to the
+    multiple, at most the mixture's length, which still truncates), the decoding length
+    untouched, the same tokens as seqio's one-length conversion, the oracle still right."""
+    lengths = {"inputs": cap}  # targets: the longest (the oracle's outputs)
+    common = dict(eval_split="validation", sequence_length=lengths)
+    plain = evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
+                                         **common)  # fmt: skip
+    ev = evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
+                                      input_length_multiple=32, logger_cls=[loggers.ResultsLogger],
+                                      log_dir=str(tmp_path), **common)  # fmt: skip
+    assert set(ev.input_lengths) == {t.name for t in plain.eval_tasks}
+    for name, length in ev.input_lengths.items():
+        cached = ev._cached_task_datasets[name].as_numpy_iterator()
+        longest = max(len(ex["inputs"]) for ex in cached)
+        assert length == min(cap, -(-longest // 32) * 32) and length % 32 in (0, cap % 32)
+        rows, reference = _encoder_rows(ev, name), _encoder_rows(plain, name)
+        assert all(len(r) == length for r in rows)
+        assert [r + [0] * (cap - length) for r in rows] == reference  # only padding removed
+        targets = {f["decoder_target_tokens"].shape for _, f in
+                   ev._cached_model_datasets[name].as_numpy_iterator()}
+        assert targets == {plain._model_feature_shapes["decoder_target_tokens"]}
+    if cap == 512:
+        assert len(set(ev.input_lengths.values())) > 1  # math questions, BBH prompts differ
+        assert min(ev.input_lengths.values()) < 128
+    else:
+        assert set(ev.input_lengths.values()) == {48}  # the cap truncates as before
+    metrics, _ = ev.evaluate(compute_metrics=True, step=None, predict_fn=oracle_predict_fn)
+    assert all(m["accuracy"] == 1.0 for m in metrics.result().values())
+    ev.close()
+    plain.close()
+    with pytest.raises(ValueError, match=">= 0"):
+        evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
+                                     input_length_multiple=-1, **common)  # fmt: skip
