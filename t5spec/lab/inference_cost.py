@@ -83,13 +83,21 @@ def measure(checkpoint: str, vocab: str, data_dir: str, mode: str, examples: int
             "batch_size": batch_size, "max_new_tokens": max_new_tokens}  # fmt: skip
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m t5spec.lab.inference_cost",
-                                     description=__doc__.splitlines()[0])
+def student_parser(prog: str, description: str, modes: Sequence[str],
+                   data_help: str) -> argparse.ArgumentParser:  # fmt: skip
+    """The arguments every student-answering command takes: checkpoint, vocabulary, data,
+    answer mode."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--checkpoint", required=True, help="T5X checkpoint_<step> directory")
     parser.add_argument("--vocab", required=True, help="the model's SentencePiece model")
-    parser.add_argument("--data_dir", required=True, help="data root (gsm8k test questions)")
-    parser.add_argument("--mode", choices=MODES, required=True)
+    parser.add_argument("--data_dir", required=True, help=data_help)
+    parser.add_argument("--mode", choices=modes, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = student_parser("python -m t5spec.lab.inference_cost", __doc__.splitlines()[0],
+                            MODES, "data root (gsm8k test questions)")
     parser.add_argument("--examples", type=int, default=20, help="questions timed")
     parser.add_argument("--max_new_tokens", type=int, default=256,
                         help="zs_cot / lab_teacher decode budget")

@@ -27,7 +27,6 @@ already holds predictions is refused (exit 2) unless ``--overwrite``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -157,12 +156,10 @@ def _step(checkpoint: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m t5spec.lab.vote_eval",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="T5X checkpoint_<step> directory")
-    parser.add_argument("--vocab", required=True, help="the model's SentencePiece model")
-    parser.add_argument("--data_dir", required=True, help="data root (the math test splits)")
-    parser.add_argument("--mode", choices=MODES, required=True)
+    from t5spec.lab.inference_cost import student_parser
+
+    parser = student_parser("python -m t5spec.lab.vote_eval", __doc__.splitlines()[0], MODES,
+                            "data root (the math test splits)")
     parser.add_argument("--samples", type=int, default=Vote.samples)
     parser.add_argument("--temperature", type=float, default=Vote.temperature)
     parser.add_argument("--top_k", type=int, default=Vote.top_k)

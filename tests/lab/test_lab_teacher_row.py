@@ -201,20 +201,22 @@ def test_the_decisive_experiment_pairs_each_onpolicy_method_with_sm_and_dm() -> 
     assert not [p for p in lab_results.methods_comparisons(moff) if p[1] == "dm"]
 
 
+def _found(p: float) -> dict:
+    """100 GSM8K-slot items, the first 100·p answered right."""
+    return {"gsm8k": items.Items(tuple(f"q{i}" for i in range(100)),
+                                 np.array([i < 100 * p for i in range(100)]))}
+
+
 def test_a_world_row_is_no_reference_when_it_shares_its_size(tmp_path: Path) -> None:
     """results.md pairs B across sizes only for a row alone at its own size."""
-    def found(p: float) -> dict:
-        return {"gsm8k": items.Items(tuple(f"q{i}" for i in range(100)),
-                                     np.array([i < 100 * p for i in range(100)]))}
-
-    cells = [report_results.cell("sm", "a", 1, 0, 1, found(0.2)),
-             report_results.cell("sm", "b", 2, 0, 1, found(0.2)),
-             report_results.cell("teacher", "t", 9, 0, 1, found(0.9))]
+    cells = [report_results.cell("sm", "a", 1, 0, 1, _found(0.2)),
+             report_results.cell("sm", "b", 2, 0, 1, _found(0.2)),
+             report_results.cell("teacher", "t", 9, 0, 1, _found(0.9))]
     text = report_results.render(report_results.document({}, cells, [("sm", "teacher")]))
     for size in ("a", "b"):
         assert f"| {size} | sm − teacher | gsm8k | 100 | -70.0 [" in text
     assert text.count("teacher wins over sm") == 2
-    shared = [*cells, report_results.cell("dm", "t", 9, 0, 1, found(0.5))]
+    shared = [*cells, report_results.cell("dm", "t", 9, 0, 1, _found(0.5))]
     text = report_results.render(report_results.document({}, shared, [("sm", "dm")]))
     assert "| sm − dm |" not in text  # dm shares size t with the teacher: no world row
 
@@ -222,13 +224,9 @@ def test_a_world_row_is_no_reference_when_it_shares_its_size(tmp_path: Path) -> 
 def test_a_same_seeds_comparison_pairs_seed_with_seed(tmp_path: Path) -> None:
     """sm_vote (seed 1 only) − sm (seeds 0, 1): the same students, so only seed 1 of sm; as a
     plain comparison sm's seed 0 would enter its per-item average."""
-    def found(p: float) -> dict:
-        return {"gsm8k": items.Items(tuple(f"q{i}" for i in range(100)),
-                                     np.array([i < 100 * p for i in range(100)]))}
-
-    cells = [report_results.cell("sm", "a", 1, 0, 1, found(0.1)),
-             report_results.cell("sm", "a", 1, 1, 1, found(0.3)),
-             report_results.cell("sm_vote", "a", 1, 1, 1, found(0.3))]
+    cells = [report_results.cell("sm", "a", 1, 0, 1, _found(0.1)),
+             report_results.cell("sm", "a", 1, 1, 1, _found(0.3)),
+             report_results.cell("sm_vote", "a", 1, 1, 1, _found(0.3))]
     same = report_results.document({}, cells, [("sm_vote", "sm", report_results.SAME_SEEDS)])
     text = report_results.render(same)
     assert "| a | sm_vote − sm (seeds 1) | gsm8k | 100 | +0.0 [+0.0, +0.0] |" in text
