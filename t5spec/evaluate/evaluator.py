@@ -19,10 +19,11 @@ point of the report's Table 2, BBH included.
 ``input_length_multiple = m`` (> 0) gives each task its own encoder length: its longest
 input rounded up to a multiple of m, at most the mixture's (``sequence_length['inputs']``,
 which still truncates as before). seqio pads every task to one length; a zero-shot math
-question of ~80 tokens padded to a BBH prompt's 512 makes every decoding step attend over
-512 keys (on the lab's student, 2026-12-06: 1.9 s against 0.19 s for a batch of 40 × 80
-tokens at inputs 512 vs 64). Decoding lengths (``targets``) are left alone. Each distinct
-length compiles the decode once per process.
+question of ~80 tokens padded to a BBH prompt's 400–512 makes every decoding step attend over
+(and T5X's decoder re-project) all those positions — the default lab's ``select`` took 44–46 s
+that way, 28–29 s with a multiple of 32, the same outputs (docs/benchmarks.md). Decoding
+lengths (``targets``) are left alone. Each distinct length compiles the decode once per
+process.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class ScheduledEvaluator(seqio.Evaluator):
         input_length_multiple: int = 0,
         **kwargs,
     ):
+        if int(input_length_multiple) < 0:
+            raise ValueError(f"input_length_multiple = {input_length_multiple} must be >= 0")
         self._task_periods = dict(task_periods or {})
         for pattern, period in self._task_periods.items():
             if int(period) < 0:
@@ -85,8 +88,6 @@ class ScheduledEvaluator(seqio.Evaluator):
             **kwargs,
         )
         self._all_tasks = tuple(self._eval_tasks)
-        if int(input_length_multiple) < 0:
-            raise ValueError(f"input_length_multiple = {input_length_multiple} must be >= 0")
         if input_length_multiple:
             self._per_task_inputs(feature_converter, int(input_length_multiple))
 
