@@ -152,7 +152,10 @@ def _evaluations(
     run_dir: Path, split: str, steps: list[int], dry: bool
 ) -> list[tuple[str, Path, bool]]:
     """(checkpoint or folder of checkpoints, EVAL_OUTPUT_DIR, every_checkpoint) per t5x.eval:
-    one for all ``steps`` of a local run (a folder of links to them), else one per step."""
+    one for all ``steps`` of a local run (a folder of links to them), else one per step; none
+    when every step already has its results."""
+    if not steps:
+        return []
     if len(steps) == 1 or "://" in str(run_dir):
         return [
             (str(run_dir / f"checkpoint_{s}"), run_dir / "eval" / f"{split}_checkpoint_{s}", False)

@@ -109,6 +109,16 @@ def test_select_evaluates_each_rules_argmax_on_test(selected_run: Path) -> None:
     assert all(set(row) == EVAL_TASKS for row in test.values())
 
 
+def test_select_again_finds_every_step_done_and_runs_nothing(
+        selected_run: Path, capsys) -> None:
+    """A second ``select`` (the lab's resume after a kill once the test results were written)
+    evaluates nothing, makes no empty checkpoint folder and exits 0."""
+    before = sorted((selected_run / "eval").iterdir())
+    assert main(["select", f"--run={selected_run}", "--by=mas_dev,gsm8k_dev"]) == 0
+    assert "already has test results" in capsys.readouterr().out
+    assert sorted((selected_run / "eval").iterdir()) == before
+
+
 def test_report_renders_every_table_and_figure(selected_run: Path, tmp_path: Path) -> None:
     assert main(["report", f"--runs={selected_run}", f"--output={tmp_path}"]) == 0
     md = (tmp_path / "report.md").read_text()
