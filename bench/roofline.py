@@ -1,7 +1,8 @@
 """Matmul rooflines for the decoding benchmarks: can a speed goal fit this machine at all?
 
 A T5 1.1 model's work is almost all matmuls. These helpers list the matmuls of one cached
-decoder step and of the encoder pass (per row: [rows, in] x [in, out]), and time each alone
+decoder step (the kernels' [rows, in] x [in, out] and attention's batched products over the
+caches) and of the encoder pass, and time each alone
 with jax, operands hot in cache: what those matmuls cost with nothing else around them, a
 lower bound on any decoder built from XLA:CPU float32 dots. ``bench_decode.py`` and
 ``bench_serve.py`` set it against the time their goal allows.
@@ -13,12 +14,14 @@ import time
 from typing import Any
 
 Matmul = tuple[str, int, int, int]  # (what, count per row-position, inputs width, outputs width)
+BatchedMatmul = tuple[str, int, int, int, int]  # (what, count, batch, inputs width, outputs width)
 
 
 def decoder_step_matmuls(config: Any) -> list[Matmul]:
     """The matmuls of one cached decoder step of a ``network.T5Config``: every 2-D decoder
     kernel once except cross-attention keys/values, which are projected once from the
-    encoder outputs. Attention over the caches and everything elementwise are left out."""
+    encoder outputs. The attention products are :func:`decoder_step_attention`'s; everything
+    elementwise is left out."""
     e, hd, f = config.emb_dim, config.num_heads * config.head_dim, config.mlp_dim
     layers = config.num_decoder_layers
     return [("q, k, v of self-attention; q of cross-attention", 4 * layers, e, hd),
@@ -26,6 +29,27 @@ def decoder_step_matmuls(config: Any) -> list[Matmul]:
             ("MLP in", len(config.mlp_activations) * layers, e, f),
             ("MLP out", layers, f, e),
             ("vocabulary (read [vocab, embed], as ours on CPU)", 1, e, config.vocab_size)]
+
+
+def decoder_step_attention(config: Any, rows: int, cache_len: int,
+                           input_len: int) -> list[BatchedMatmul]:
+    """The attention products of one cached decoder step of ``rows`` rows: per layer and
+    (row, head), a ``[1, head_dim] x [head_dim, keys]`` score and a ``[1, keys] x [keys,
+    head_dim]`` output, over the self-attention cache (``cache_len`` keys: ours attends to the
+    whole cache every step, masking what is not written yet) and over the encoder outputs
+    (``input_len`` keys). Each is one batched dot of batch ``rows * heads``."""
+    b, d, n = rows * config.num_heads, config.head_dim, config.num_decoder_layers
+    return [("self-attention scores", n, b, d, cache_len),
+            ("self-attention outputs", n, b, cache_len, d),
+            ("cross-attention scores", n, b, d, input_len),
+            ("cross-attention outputs", n, b, input_len, d)]
+
+
+def batched_matmuls_cost(matmuls: list[BatchedMatmul]) -> tuple[float, float]:
+    """(seconds, FLOPs) of one-row batched ``matmuls``, each timed alone
+    (:func:`batched_matmul_seconds`)."""
+    seconds = sum(n * batched_matmul_seconds(b, 1, i, o) for _, n, b, i, o in matmuls)
+    return seconds, sum(2.0 * n * b * i * o for _, n, b, i, o in matmuls)
 
 
 def encoder_matmuls(config: Any) -> list[Matmul]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import math
+import re
 from pathlib import Path
 
 import jax
@@ -65,3 +67,43 @@ def test_verdict_turns_on_whether_the_dots_alone_fit():
         "the dots alone fit, leaving 2.0 ms for all else")
     assert verdict(allowed_s=0.030, dots_s=0.028, beyond_s=0.008).endswith(
         "where ours spends 8.0 ms beyond these dots alone")
+
+
+def _batched_dot_flops(hlo: str, body: str) -> list[float]:
+    """FLOPs of each dot with batch dimensions in computation ``body`` of optimized HLO text
+    (2 x output elements x contracted size)."""
+    block = hlo.split(f"\n{body} ", 1)[1].split("\n}\n", 1)[0]
+    shapes = dict(re.findall(r"(%[\w.\-]+) = \w+\[([\d,]*)\]", block))
+    flops = []
+    for line in block.splitlines():
+        found = re.search(r"= \w+\[([\d,]*)\]\S* dot\((%[\w.\-]+), ", line)
+        if not found or "lhs_batch_dims" not in line:
+            continue
+        out = math.prod(int(d) for d in found.group(1).split(","))
+        lhs = [int(d) for d in shapes[found.group(2)].split(",")]
+        contracted = re.search(r"lhs_contracting_dims=\{([\d,]*)\}", line).group(1).split(",")
+        flops.append(2.0 * out * math.prod(lhs[int(d)] for d in contracted))
+    return flops
+
+
+def test_attention_products_are_the_batched_dots_of_a_decoding_step():
+    """The decoding loop's body, compiled as ``Decoder.generate`` runs it, holds exactly the
+    batched dots ``decoder_step_attention`` lists (count and FLOPs): the attention part of the
+    decode roofline."""
+    from t5spec.models import decoding
+
+    config = presets.network_config(presets.gin_file("tiny")).replace(dtype="float32")
+    ones = jnp.ones((1, 4), jnp.int32)
+    params = jax.eval_shape(lambda: network.Transformer(config).init(
+        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+    rows, input_len, new_tokens = 4, 12, 10
+    hlo = decoding._jitted_generate().lower(
+        params, jax.ShapeDtypeStruct((rows, input_len), jnp.int32), jax.random.PRNGKey(0),
+        None, jnp.float32(0), jnp.int32(1), config=config, max_new_tokens=new_tokens,
+        top_k=0, top_p=0.0, num_alternatives=5, t5x_decode_cache=False).compile().as_text()
+    entry = hlo.split("\nENTRY ", 1)[1]
+    bodies = re.findall(r" while\(.*?body=(%[\w.\-]+)", entry)
+    found = max((_batched_dot_flops(hlo, b) for b in bodies), key=len)  # the decoding loop
+    listed = _roofline().decoder_step_attention(config, rows, new_tokens, input_len)
+    assert len(found) == sum(n for _, n, *_ in listed) == 4 * config.num_decoder_layers
+    assert sum(found) == sum(2.0 * n * b * i * o for _, n, b, i, o in listed)
