@@ -101,3 +101,43 @@ def test_cached_decoding_keeps_t5xs_bias() -> None:
     full = ours.apply({"params": params}, encoded, enc, dec, tgt, enable_dropout=False,
                       method=ours.decode)
     np.testing.assert_allclose(step[:, 0], full[:, 0], rtol=1e-5, atol=1e-6)
+
+
+
+def _multi_row_products(module, params, enc, dec, tgt) -> list[tuple[int, ...]]:
+    """Left-operand shapes of the gradient's dot_generals without batch dimensions (the
+    kernels' products, forward and backward) over more than one token axis: contracting
+    the trailing axes with two or more free ones before them (forward, input gradient), or
+    contracting two or more leading axes (kernel gradient)."""
+    jaxpr = jax.make_jaxpr(jax.grad(_loss(module, enc, dec, tgt)))(params)
+    found = []
+
+    def walk(jp) -> None:
+        for eqn in jp.eqns:
+            if eqn.primitive.name == "dot_general":
+                (contract, _), batch = eqn.params["dimension_numbers"]
+                n, c = eqn.invars[0].aval.ndim, sorted(contract)
+                trailing, leading = c == list(range(n - len(c), n)), c == list(range(len(c)))
+                if batch == ((), ()) and ((trailing and n - len(c) > 1)
+                                          or (leading and not trailing and len(c) > 1)):
+                    found.append(tuple(eqn.invars[0].aval.shape))
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jaxpr.jaxpr)
+    return found
+
+
+def test_every_kernel_product_is_a_matrix_product_on_cpu() -> None:
+    """``dense_as_matrix``: T5X's ``DenseGeneral`` multiplies [batch, length, ...] inputs as
+    dot_generals with two free axes (XLA:CPU's gradient of those copies the activations
+    transposed); ours merges the leading axes first: every product is [rows, ...] x kernel."""
+    enc, dec, tgt = _batch()
+    config = _config()
+    params = t5x_network.Transformer(config).init(
+        jax.random.PRNGKey(0), enc, dec, tgt, enable_dropout=False)["params"]
+    t5x_style = network.Transformer(config, one_hot_embedding=False, dense_as_matrix=False)
+    before = _multi_row_products(t5x_style, params, enc, dec, tgt)
+    assert (B, L, 16) in before and (B, T, 32) in before  # e.g. wi_0 and wo's inputs
+    ours = network.Transformer(config, one_hot_embedding=False)
+    assert _multi_row_products(ours, params, enc, dec, tgt) == []
