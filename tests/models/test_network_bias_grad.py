@@ -58,21 +58,22 @@ def test_loss_and_gradients_are_t5xs(seed: int) -> None:
     assert float(jnp.abs(rel).max()) > 0  # the bias's gradient is not vacuous
 
 
+def _grad_eqns(module, params, enc, dec, tgt):
+    """Every equation of the gradient's jaxpr, sub-jaxprs (custom_vjp, pjit) included."""
+    def walk(jp):
+        for eqn in jp.eqns:
+            yield eqn
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                yield from walk(sub)
+
+    yield from walk(jax.make_jaxpr(jax.grad(_loss(module, enc, dec, tgt)))(params).jaxpr)
+
+
 def _batch_reduces(module, params, enc, dec, tgt) -> list[tuple[int, ...]]:
     """Shapes of 4-D operands (more than one row) the gradient's jaxpr reduces over axis 0."""
-    jaxpr = jax.make_jaxpr(jax.grad(_loss(module, enc, dec, tgt)))(params)
-    found = []
-
-    def walk(jp) -> None:
-        for eqn in jp.eqns:
-            if eqn.primitive.name == "reduce_sum" and 0 in eqn.params["axes"] \
-                    and eqn.invars[0].aval.ndim == 4 and eqn.invars[0].aval.shape[0] > 1:
-                found.append(tuple(eqn.invars[0].aval.shape))
-            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-                walk(sub)
-
-    walk(jaxpr.jaxpr)
-    return found
+    return [tuple(e.invars[0].aval.shape) for e in _grad_eqns(module, params, enc, dec, tgt)
+            if e.primitive.name == "reduce_sum" and 0 in e.params["axes"]
+            and e.invars[0].aval.ndim == 4 and e.invars[0].aval.shape[0] > 1]
 
 
 def test_no_batch_axis_reduce_of_attention_gradients_is_left() -> None:
@@ -109,22 +110,16 @@ def _multi_row_products(module, params, enc, dec, tgt) -> list[tuple[int, ...]]:
     kernels' products, forward and backward) over more than one token axis: contracting
     the trailing axes with two or more free ones before them (forward, input gradient), or
     contracting two or more leading axes (kernel gradient)."""
-    jaxpr = jax.make_jaxpr(jax.grad(_loss(module, enc, dec, tgt)))(params)
     found = []
-
-    def walk(jp) -> None:
-        for eqn in jp.eqns:
-            if eqn.primitive.name == "dot_general":
-                (contract, _), batch = eqn.params["dimension_numbers"]
-                n, c = eqn.invars[0].aval.ndim, sorted(contract)
-                trailing, leading = c == list(range(n - len(c), n)), c == list(range(len(c)))
-                if batch == ((), ()) and ((trailing and n - len(c) > 1)
-                                          or (leading and not trailing and len(c) > 1)):
-                    found.append(tuple(eqn.invars[0].aval.shape))
-            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
-                walk(sub)
-
-    walk(jaxpr.jaxpr)
+    for eqn in _grad_eqns(module, params, enc, dec, tgt):
+        if eqn.primitive.name != "dot_general":
+            continue
+        (contract, _), batch = eqn.params["dimension_numbers"]
+        n, c = eqn.invars[0].aval.ndim, sorted(contract)
+        trailing, leading = c == list(range(n - len(c), n)), c == list(range(len(c)))
+        if batch == ((), ()) and ((trailing and n - len(c) > 1)
+                                  or (leading and not trailing and len(c) > 1)):
+            found.append(tuple(eqn.invars[0].aval.shape))
     return found
 
 
