@@ -20,13 +20,15 @@ slowdown inside a whole program).
 
 ``--lab_dir LAB`` also runs a short real ``python -m t5x.train`` of that lab's specialization
 (its ``specialize_argv``: its generalist checkpoint, its aligned data; dev evaluation off;
-``--t5x_steps`` steps into a temporary directory) and reads T5X's own train summaries
+``--t5x_steps`` steps into a temporary directory, by default one checkpoint period of the
+lab's specialization — 100 steps in ``gin/lab.gin`` — so checkpointing weighs on the loop as
+it does in the lab) and reads T5X's own train summaries
 (``timing/seconds`` of each stats period, ``timing/checkpoint_seconds``): the share of the
 training loop's wall time outside the jitted steps is ``1 - steps x step / loop`` with the
 step timed in this process just before and after (best of both).
 
   python bench/bench_lab_step.py            # last line: lab_step_roofline ratio: <x> (goal <= 1.5)
-  python bench/bench_lab_step.py --lab_dir /path/to/lab --t5x_steps 40
+  python bench/bench_lab_step.py --lab_dir /path/to/lab
 """
 
 from __future__ import annotations
@@ -285,10 +287,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab_gin", default=str(Path(__file__).parents[1] / "gin" / "lab.gin"))
     parser.add_argument("--lab_dir", help="a lab directory whose align stage is done")
-    parser.add_argument("--t5x_steps", type=int, default=20)
+    parser.add_argument("--t5x_steps", type=int,
+                        help="steps of the real run (default: the lab's checkpoint period)")
     args = parser.parse_args()
 
     shape, budget, rows = lab_shapes(args.lab_gin)
+    args.t5x_steps = args.t5x_steps or budget.checkpoint_period
     config = network_config(shape, rows)
     b, li, lt = budget.batch_size, budget.inputs_length, budget.targets_length
     batch = packed_batch(rows, b, li, lt)
