@@ -107,7 +107,8 @@ class Transformer(network.Transformer):
       config: T5X's ``network.T5Config``.
       one_hot_embedding: ``True`` = T5X's one-hot contraction; ``False`` = a row gather.
       bias_grad_matmul: ``True`` = the relative-position bias reaches attention broadcast to
-        the batch (its gradient's batch sum a matmul); ``False`` = T5X's network exactly.
+        the batch (its gradient's batch sum a matmul); ``False`` (with ``dense_as_matrix``
+        ``False``) = T5X's network exactly.
       dense_as_matrix: ``True`` = on the CPU backend, outside cached decoding, every
         ``DenseGeneral`` multiplies its inputs as one ``[tokens, in]`` matrix.
     """
