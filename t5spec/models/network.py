@@ -24,7 +24,9 @@ inside the attention leaves that sum to XLA's reduce over the leading axis, whic
 lab's train step that is ~13% of the step (``bench/bench_lab_step.py``, docs/benchmarks.md).
 Gradients equal T5X's up to float summation order (``tests/models/test_network_bias_grad.py``).
 
-A third, ``dense_as_matrix`` (on by default; XLA:CPU only, outside cached decoding): each
+A third, ``dense_as_matrix`` (on by default; for CPU programs only, outside cached decoding —
+a program traced under a mesh of TPU devices, as ``t5spec plan --compile`` traces one on a CPU
+host, keeps T5X's form): each
 T5X ``DenseGeneral`` gets its inputs with the leading axes merged, ``[batch, length, ...]`` ->
 ``[batch * length, ...]``, so its product is one 2-D matmul (the output is reshaped back).
 Same products, same values: XLA:CPU compiles the 3-D form's gradient with transposing copies
@@ -47,6 +49,7 @@ from typing import Any
 import jax
 from flax import linen as nn
 from jax import numpy as jnp
+from jax.interpreters import pxla
 from t5x.examples.t5 import layers, network
 
 
@@ -86,6 +89,16 @@ def _dense_as_matrix(next_fun, args, kwargs, context) -> Any:
     return out.reshape(*inputs.shape[:lead], *out.shape[1:])
 
 
+def cpu_program() -> bool:
+    """Whether the program being traced runs on CPUs: the devices of the active mesh (T5X's
+    partitioner traces under one; ``t5spec plan --compile`` with a TPU slice's devices on a
+    CPU host), else JAX's default backend."""
+    mesh = pxla.thread_resources.env.physical_mesh  # what T5X's partitioning reads too
+    if not mesh.empty:
+        return all(d.platform == "cpu" for d in mesh.devices.flat)
+    return jax.default_backend() == "cpu"
+
+
 def _bias_per_row(next_fun, args, kwargs, context) -> Any:
     """Interceptor: a T5X attention's relative-position bias ``[1, heads, q, k]`` reaches it
     as ``[batch, heads, q, k]`` (:func:`batch_broadcast`), outside cached decoding."""
@@ -109,8 +122,8 @@ class Transformer(network.Transformer):
       bias_grad_matmul: ``True`` = the relative-position bias reaches attention broadcast to
         the batch (its gradient's batch sum a matmul); ``False`` (with ``dense_as_matrix``
         ``False``) = T5X's network exactly.
-      dense_as_matrix: ``True`` = on the CPU backend, outside cached decoding, every
-        ``DenseGeneral`` multiplies its inputs as one ``[tokens, in]`` matrix.
+      dense_as_matrix: ``True`` = in CPU programs (:func:`cpu_program`), outside cached
+        decoding, every ``DenseGeneral`` multiplies its inputs as one ``[tokens, in]`` matrix.
     """
 
     one_hot_embedding: bool = True
@@ -135,8 +148,7 @@ class Transformer(network.Transformer):
         with contextlib.ExitStack() as stack:
             if self.bias_grad_matmul:
                 stack.enter_context(nn.intercept_methods(_bias_per_row))
-            if (self.dense_as_matrix and not kwargs.get("decode", False)
-                    and jax.default_backend() == "cpu"):
+            if self.dense_as_matrix and not kwargs.get("decode", False) and cpu_program():
                 stack.enter_context(nn.intercept_methods(_dense_as_matrix))
             return method(*args, **kwargs)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from t5x.examples.t5 import network as t5x_network
 
+from t5spec.launch import aot, topology
 from t5spec.models import network
 
 B, L, T, VOCAB = 3, 12, 7, 64
@@ -136,3 +137,20 @@ def test_every_kernel_product_is_a_matrix_product_on_cpu() -> None:
     assert (B, L, 16) in before and (B, T, 32) in before  # e.g. wi_0 and wo's inputs
     ours = network.Transformer(config, one_hot_embedding=False)
     assert _multi_row_products(ours, params, enc, dec, tgt) == []
+
+
+@pytest.mark.skipif(not aot.libtpu_installed(), reason="needs the tpu extra (libtpu)")
+def test_a_program_for_tpu_devices_keeps_t5xs_products() -> None:
+    """Traced under a mesh of a TPU slice's devices (as ``t5spec plan --compile`` does on this
+    CPU host), the network keeps T5X's products: the CPU rewrite is for CPU programs only."""
+    enc, dec, tgt = _batch()
+    config = _config()
+    params = t5x_network.Transformer(config).init(
+        jax.random.PRNGKey(0), enc, dec, tgt, enable_dropout=False)["params"]
+    ours = network.Transformer(config, one_hot_embedding=False)
+    devices = aot.tpu_devices(topology.parse_topology("v4-8"))
+    with jax.sharding.Mesh(np.array(devices).reshape(-1, 1), ("data", "model")):
+        assert not network.cpu_program()
+        on_tpu = _multi_row_products(ours, params, enc, dec, tgt)
+    assert network.cpu_program()
+    assert (B, L, 16) in on_tpu and _multi_row_products(ours, params, enc, dec, tgt) == []
