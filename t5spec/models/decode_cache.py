@@ -45,6 +45,8 @@ from jax import numpy as jnp
 from t5x import models
 from t5x.examples.t5 import layers
 
+from t5spec.models import network
+
 _AXES = ("batch", "heads", "length", "kv")
 
 
@@ -113,12 +115,13 @@ def cached_attention(next_fun: Any, args: tuple, kwargs: dict, context: Any) -> 
 def vocab_major_logits(next_fun: Any, args: tuple, kwargs: dict, context: Any) -> Any:
     """Flax interceptor: the decoder's ``logits_dense`` with its kernel read vocabulary-major.
 
-    Only on the CPU backend (see module doc); elsewhere, and for every other module, T5X's
+    Only in CPU programs (``network.cpu_program``: a TPU slice's program compiled on a CPU
+    host keeps T5X's form; see module doc); elsewhere, and for every other module, T5X's
     call runs unchanged. Same product, summed in another order (float32 round-off only).
     """
     module = context.module
     if (context.method_name != "__call__" or not isinstance(module, layers.DenseGeneral)
-            or module.name != "logits_dense" or jax.default_backend() != "cpu"):
+            or module.name != "logits_dense" or not network.cpu_program()):
         return next_fun(*args, **kwargs)
     inputs = jnp.asarray(args[0], module.dtype)
     kernel = jnp.asarray(module.variables["params"]["kernel"], module.dtype)  # [E, V]

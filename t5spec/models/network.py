@@ -24,11 +24,11 @@ inside the attention leaves that sum to XLA's reduce over the leading axis, whic
 lab's train step that is ~13% of the step (``bench/bench_lab_step.py``, docs/benchmarks.md).
 Gradients equal T5X's up to float summation order (``tests/models/test_network_bias_grad.py``).
 
-A third, ``dense_as_matrix`` (on by default; for CPU programs only, outside cached decoding —
-a program traced under a mesh of TPU devices, as ``t5spec plan --compile`` traces one on a CPU
-host, keeps T5X's form): each
-T5X ``DenseGeneral`` gets its inputs with the leading axes merged, ``[batch, length, ...]`` ->
-``[batch * length, ...]``, so its product is one 2-D matmul (the output is reshaped back).
+A third, ``dense_as_matrix`` (on by default; in CPU programs only, :func:`cpu_program`, so a
+TPU slice's program traced on a CPU host by ``t5spec plan --compile`` keeps T5X's form; outside
+cached decoding): each T5X ``DenseGeneral`` gets its inputs with the leading axes merged,
+``[batch, length, ...]`` -> ``[batch * length, ...]``, so its product is one 2-D matmul (the
+output is reshaped back).
 Same products, same values: XLA:CPU compiles the 3-D form's gradient with transposing copies
 of the ``[batch, length, mlp]`` activations' gradients; T5X's gated-GeLU ``MlpBlock`` forward +
 backward on the lab's ``[16, 256, 128]`` -> 512 shape took ~190 ms against ~67 ms flattened

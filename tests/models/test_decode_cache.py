@@ -8,6 +8,7 @@ import pytest
 from jax import numpy as jnp
 from t5x.examples.t5 import network
 
+from t5spec.launch import aot, topology
 from t5spec.models import decode_cache
 from t5spec.models.decoding import Decoder, SamplingParams
 
@@ -117,3 +118,21 @@ def test_the_vocabulary_projection_reads_the_kernel_vocabulary_major_on_cpu(para
                                         jnp.float32(0.0), jnp.int32(-1)))
     vocab_major = f"f32[{CONFIG.vocab_size},{CONFIG.emb_dim}] = optimization_barrier"
     assert (vocab_major in text) != t5x_cache
+
+
+@pytest.mark.skipif(not aot.libtpu_installed(), reason="needs the tpu extra (libtpu)")
+def test_a_program_for_tpu_devices_keeps_t5xs_vocabulary_projection(params):
+    """Traced under a mesh of a TPU slice's devices (``t5spec plan --compile``'s infer_eval on
+    this CPU host), our decoding keeps T5X's [embed, vocab] product: no barrier."""
+    import functools
+
+    from t5spec.models import decoding
+
+    generate = functools.partial(
+        decoding._generate, config=CONFIG, max_new_tokens=4, top_k=0, top_p=0.0,
+        num_alternatives=2, t5x_decode_cache=False)
+    devices = aot.tpu_devices(topology.parse_topology("v4-8"))
+    with jax.sharding.Mesh(np.array(devices), ("data",)):
+        text = str(jax.make_jaxpr(generate)(params, jnp.asarray(ENC), jax.random.PRNGKey(0),
+                                            None, jnp.float32(0.0), jnp.int32(-1)))
+    assert f"f32[{CONFIG.vocab_size},{CONFIG.emb_dim}] = optimization_barrier" not in text
