@@ -6,6 +6,11 @@ caches) and of the encoder pass, and time each alone
 with jax, operands hot in cache: what those matmuls cost with nothing else around them, a
 lower bound on any decoder built from XLA:CPU float32 dots. ``bench_decode.py`` and
 ``bench_serve.py`` set it against the time their goal allows.
+
+:func:`chained_seconds` times the same matmuls the way a step meets them: each with its own
+operands (every layer's weight and cache: the step's whole working set), one after another in
+one program. Where that working set is larger than what the machine's caches hold, this is
+the floor for these dots, and the hot-cache figure is below what any decoder can reach.
 """
 
 from __future__ import annotations
@@ -130,3 +135,47 @@ def batched_matmul_seconds(batch: int, rows: int, width_in: int, width_out: int,
         return lax.fori_loop(0, repeats, body, (x, jax.numpy.zeros((batch, rows, width_out))))[1]
 
     return _best_of_3(dots, (batch, rows, width_in), (batch, width_in, width_out)) / repeats
+
+
+def chained_operands(matmuls: list[Matmul], rows: int,
+                     batched: list[BatchedMatmul]) -> list[tuple[tuple, tuple, tuple]]:
+    """(input shape, weight shape, ``dot_general`` dimension numbers) of every instance of
+    ``matmuls`` over ``rows`` rows (weights stored [out, in], as :func:`matmul_seconds`) and of
+    the one-row batched ``batched`` (as :func:`batched_matmul_seconds`), in order."""
+    plain = [((rows, i), (o, i), (((1,), (1,)), ((), ())))
+             for _, n, i, o in matmuls for _ in range(n)]
+    return plain + [((b, 1, i), (b, i, o), (((2,), (1,)), ((0,), (0,))))
+                    for _, n, b, i, o in batched for _ in range(n)]
+
+
+def chained_seconds(matmuls: list[Matmul], rows: int, batched: list[BatchedMatmul],
+                    repeats: int = 10) -> tuple[float, int]:
+    """(seconds, operand bytes) of one pass over :func:`chained_operands`, each instance with
+    its own random float32 operands, chained (each input nudged by the last output: an
+    elementwise add of the input's size) in one XLA program: those dots with their operands
+    cycling through the caches as in a decoding step. ``repeats`` passes in a ``fori_loop``;
+    best of 3."""
+    import jax
+    from jax import lax
+
+    shapes = chained_operands(matmuls, rows, batched)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2 * len(shapes))
+    xs = [jax.random.normal(k, x) for k, (x, _, _) in zip(keys[::2], shapes, strict=True)]
+    ws = [jax.random.normal(k, w) for k, (_, w, _) in zip(keys[1::2], shapes, strict=True)]
+    numbers = [d for _, _, d in shapes]
+
+    def passes(xs, ws):
+        def body(_, last):
+            for x, w, dims in zip(xs, ws, numbers, strict=True):
+                last = lax.dot_general(x + last * 1e-30, w, dims).reshape(-1)[0]
+            return last
+        return lax.fori_loop(0, repeats, body, jax.numpy.zeros(()))
+
+    run = jax.jit(passes)
+    run(xs, ws).block_until_ready()
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        run(xs, ws).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return best / repeats, sum(a.size * a.dtype.itemsize for a in xs + ws)

@@ -107,3 +107,31 @@ def test_attention_products_are_the_batched_dots_of_a_decoding_step():
     listed = _roofline().decoder_step_attention(config, rows, new_tokens, input_len)
     assert len(found) == sum(n for _, n, *_ in listed) == 4 * config.num_decoder_layers
     assert sum(found) == sum(2.0 * n * b * i * o for _, n, b, i, o in listed)
+
+
+def test_the_working_set_roofline_reads_the_decoder_kernels_and_the_decoding_caches():
+    """``chained_operands`` gives each matmul of a step its own operands: the plain products'
+    weights are the decoder's kernels (stored [out, in]), and the batched products' operands
+    hold as many numbers as t5spec's decoding caches for the same rows and lengths."""
+    from t5spec.models import decode_cache
+
+    config = presets.network_config(presets.gin_file("tiny")).replace(dtype="float32")
+    rows, cache_len, input_len = 4, 10, 12
+    roofline = _roofline()
+    operands = roofline.chained_operands(
+        roofline.decoder_step_matmuls(config), rows,
+        roofline.decoder_step_attention(config, rows, cache_len, input_len))
+    assert collections.Counter(w[::-1] for _, w, _ in operands if len(w) == 2) == \
+        _kernels("tiny")["decoder"]
+    ones = jnp.ones((1, 4), jnp.int32)
+    params = jax.eval_shape(lambda: network.Transformer(config).init(
+        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+    model = decode_cache.CachedDecodingModel(network.Transformer(config), None, None, None)
+    cache = jax.eval_shape(
+        lambda p, e, t: model._compute_kv_cache(p, e, t, jnp.zeros((rows, cache_len), jnp.int32)),
+        params, jax.ShapeDtypeStruct((rows, input_len, config.emb_dim), jnp.float32),
+        jax.ShapeDtypeStruct((rows, input_len), jnp.int32))[0]
+    cached = [leaf for leaf in jax.tree_util.tree_leaves(cache) if leaf.ndim == 4]
+    assert len(cached) == 4 * config.num_decoder_layers
+    assert sum(math.prod(w) for _, w, _ in operands if len(w) == 3) == \
+        sum(leaf.size for leaf in cached)
