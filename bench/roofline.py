@@ -93,12 +93,16 @@ def _best_of_3(dots: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) ->
 
     x = jax.random.normal(jax.random.PRNGKey(0), x_shape)
     w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
-    run = jax.jit(dots)
-    run(x, w).block_until_ready()
+    return _best_run(jax.jit(dots), x, w)
+
+
+def _best_run(run: Any, *args: Any) -> float:
+    """Seconds of ``run(*args)`` (a jitted function): run once (compiling), then best of 3."""
+    run(*args).block_until_ready()
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        run(x, w).block_until_ready()
+        run(*args).block_until_ready()
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -171,11 +175,5 @@ def chained_seconds(matmuls: list[Matmul], rows: int, batched: list[BatchedMatmu
             return last
         return lax.fori_loop(0, repeats, body, jax.numpy.zeros(()))
 
-    run = jax.jit(passes)
-    run(xs, ws).block_until_ready()
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        run(xs, ws).block_until_ready()
-        best = min(best, time.perf_counter() - t0)
-    return best / repeats, sum(a.size * a.dtype.itemsize for a in xs + ws)
+    seconds = _best_run(jax.jit(passes), xs, ws)
+    return seconds / repeats, sum(a.size * a.dtype.itemsize for a in xs + ws)
