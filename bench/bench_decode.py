@@ -25,7 +25,7 @@ computes them, cross-attention over the 64 inputs), which are a third of a step'
 were left out before; the kernels-only ratio is printed as information. The HF ratio
 (``decode ratio vs HF``) moves with the machine and is information only.
 
-Hot caches flatter the dots when a step's working set (~150 MB of decoder weights, ~125 MB of
+Hot caches flatter the dots when a step's working set (~150 MiB of decoder weights, ~145 MiB of
 attention caches) is larger than what the machine's caches hold. The ``working set:`` line
 (information, since 2026-12-06) times the same 105 matmuls each with its own operands,
 chained in one program (``roofline.chained_seconds``): the floor for these dots when every
