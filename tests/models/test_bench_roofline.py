@@ -25,13 +25,18 @@ def _roofline():
     return module
 
 
+def _param_shapes(config) -> dict:
+    """The parameter tree (shapes only) of T5X's ``network.Transformer`` for ``config``."""
+    ones = jnp.ones((1, 4), jnp.int32)
+    return jax.eval_shape(lambda: network.Transformer(config).init(
+        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+
+
 def _kernels(preset: str) -> dict[str, collections.Counter]:
     """Shape counts of the 2-D kernels of a preset: ``encoder``, ``decoder`` without the
     cross-attention keys/values, and those (``cross_kv``)."""
     config = presets.network_config(presets.gin_file(preset))
-    ones = jnp.ones((1, 4), jnp.int32)
-    params = jax.eval_shape(lambda: network.Transformer(config).init(
-        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+    params = _param_shapes(config)
     out = {k: collections.Counter() for k in ("encoder", "decoder", "cross_kv")}
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         names = [k.key for k in path]
@@ -93,9 +98,7 @@ def test_attention_products_are_the_batched_dots_of_a_decoding_step():
     from t5spec.models import decoding
 
     config = presets.network_config(presets.gin_file("tiny")).replace(dtype="float32")
-    ones = jnp.ones((1, 4), jnp.int32)
-    params = jax.eval_shape(lambda: network.Transformer(config).init(
-        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+    params = _param_shapes(config)
     rows, input_len, new_tokens = 4, 12, 10
     hlo = decoding._jitted_generate().lower(
         params, jax.ShapeDtypeStruct((rows, input_len), jnp.int32), jax.random.PRNGKey(0),
@@ -123,9 +126,7 @@ def test_the_working_set_roofline_reads_the_decoder_kernels_and_the_decoding_cac
         roofline.decoder_step_attention(config, rows, cache_len, input_len))
     assert collections.Counter(w[::-1] for _, w, _ in operands if len(w) == 2) == \
         _kernels("tiny")["decoder"]
-    ones = jnp.ones((1, 4), jnp.int32)
-    params = jax.eval_shape(lambda: network.Transformer(config).init(
-        jax.random.PRNGKey(0), ones, ones, ones, enable_dropout=False))["params"]
+    params = _param_shapes(config)
     model = decode_cache.CachedDecodingModel(network.Transformer(config), None, None, None)
     cache = jax.eval_shape(
         lambda p, e, t: model._compute_kv_cache(p, e, t, jnp.zeros((rows, cache_len), jnp.int32)),
