@@ -43,6 +43,8 @@ import time
 
 import roofline as roofline_lib  # bench/roofline.py
 
+from t5spec import hugepages
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 BATCH, INPUT_LEN, NEW_TOKENS = 32, 64, 128
@@ -51,6 +53,8 @@ ROUNDS = 3  # interleaved: load on the machine hits every side alike
 
 
 def main() -> None:
+    hugepages.reexec_with_huge_pages()
+    print(hugepages.describe(), flush=True)
     import numpy as np
     import torch
     import transformers

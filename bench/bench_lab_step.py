@@ -44,6 +44,8 @@ from typing import Any
 
 import roofline  # bench/roofline.py
 
+from t5spec import hugepages
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 TEACHER_K = 5
@@ -290,6 +292,8 @@ def main() -> None:
     parser.add_argument("--t5x_steps", type=int,
                         help="steps of the real run (default: the lab's checkpoint period)")
     args = parser.parse_args()
+    hugepages.reexec_with_huge_pages()
+    print(hugepages.describe(), flush=True)
 
     shape, budget, rows = lab_shapes(args.lab_gin)
     args.t5x_steps = args.t5x_steps or budget.checkpoint_period

@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from t5spec import hugepages
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 INPUT_BUCKET, BATCH = 64, 32
@@ -233,6 +235,8 @@ def main() -> None:
                         help="the server's --min_batch (0: = --max_batch, one decode shape, "
                              "as the lab's teacher serves)")
     args = parser.parse_args()
+    hugepages.reexec_with_huge_pages()
+    print(hugepages.describe(), flush=True)
 
     from t5spec import serve
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from t5spec import gin_names as gn
-from t5spec import paths
+from t5spec import hugepages, paths
 from t5spec.errors import InputError
 
 GIN_ROOT = paths.gin_root()  # the gin search path: includes name 'gin/…'
@@ -164,7 +164,7 @@ def run_eval(req: EvalRequest, *, timeout_s: float | None = None) -> Path:
     out = Path(req.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = out / LOG_NAME
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**hugepages.with_huge_pages(os.environ), "PYTHONUNBUFFERED": "1"}
     with open(log, "w", encoding="utf-8") as f:
         f.write(shell_command(req) + "\n\n")
         f.flush()

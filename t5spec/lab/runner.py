@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from t5spec import hugepages
 from t5spec.lab.stages import REPO, LabPaths
 
 
@@ -66,12 +67,12 @@ def fingerprint(*parts: object) -> str:
 
 
 def child_env(paths: LabPaths) -> dict[str, str]:
-    """The environment of every child: the lab data folder, CPU JAX, a local API key, and
+    """The environment of every child: the lab data folder, CPU JAX, a local API key,
     JAX's persistent compilation cache (``LAB/jax_cache`` unless the environment names one):
     later processes of the same shapes — the selection's ``t5x.eval``, a re-run after a
     changed budget, the methods experiment's seeds — load compiled programs instead of
-    compiling them again."""
-    env = dict(os.environ)
+    compiling them again; and glibc's huge pages for XLA's buffers (``t5spec/hugepages.py``)."""
+    env = hugepages.with_huge_pages(os.environ)
     env.update(T5SPEC_DATA_DIR=str(paths.data), JAX_PLATFORMS="cpu",
                OPENAI_API_KEY=env.get("T5SPEC_LAB_API_KEY", "lab-local"),
                TF_CPP_MIN_LOG_LEVEL="2")  # fmt: skip

@@ -1,0 +1,69 @@
+"""``t5spec/hugepages.py``: the glibc tunable that gives XLA:CPU's buffers huge pages, set in
+the environment of the processes t5spec starts and by re-executing a benchmark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from t5spec import hugepages
+from t5spec.lab import runner, stages
+
+ON = f"{hugepages.TUNABLE}=1"
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def test_the_tunable_is_added_once_and_a_users_choice_stands() -> None:
+    assert hugepages.with_huge_pages({})["GLIBC_TUNABLES"] == ON
+    added = hugepages.with_huge_pages({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2", "X": "1"})
+    assert added == {"GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{ON}", "X": "1"}
+    assert hugepages.with_huge_pages(added) == added
+    mine = {"GLIBC_TUNABLES": f"{hugepages.TUNABLE}=0"}
+    assert hugepages.with_huge_pages(mine) == mine
+    assert "GLIBC_TUNABLES" not in hugepages.with_huge_pages({hugepages.OPT_OUT: "0"})
+
+
+def test_lab_children_start_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv(hugepages.OPT_OUT, raising=False)
+    assert runner.child_env(stages.LabPaths(tmp_path))["GLIBC_TUNABLES"] == ON
+    monkeypatch.setenv(hugepages.OPT_OUT, "0")
+    assert "GLIBC_TUNABLES" not in runner.child_env(stages.LabPaths(tmp_path))
+
+
+SCRIPT = """
+import os, sys
+from t5spec import hugepages
+hugepages.reexec_with_huge_pages()
+import numpy as np
+block = np.ones(96 << 18, dtype=np.float32)  # 96 MiB, touched
+rollup = open("/proc/self/smaps_rollup").read() if os.path.exists("/proc/self/smaps_rollup") else ""
+huge = [int(l.split()[1]) for l in rollup.splitlines() if l.startswith("AnonHugePages:")]
+print(os.environ.get("GLIBC_TUNABLES", ""), sys.argv[1:], huge[0] if huge else -1)
+"""
+
+
+def _run(tmp_path: Path, **extra: str) -> list[str]:
+    script = tmp_path / "probe.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", hugepages.OPT_OUT)}
+    done = subprocess.run([sys.executable, "-u", str(script), "a b", "--c"], env={**env, **extra},
+                          capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout.strip().rsplit(" ", 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc tunables: Linux only")
+def test_a_benchmark_reexecutes_itself_with_it_and_gets_huge_pages(tmp_path: Path) -> None:
+    """The re-executed process keeps its interpreter flags and arguments; where the kernel
+    grants huge pages on request (THP 'madvise' or 'always'), its 96 MiB array gets some."""
+    head, huge = _run(tmp_path)
+    assert head == f"{ON} ['a b', '--c']"
+    mode = THP.read_text().split("[")[1].split("]")[0] if THP.exists() else "never"
+    if mode in ("madvise", "always"):
+        assert int(huge) >= 32 << 10, huge  # kB
+    head, _ = _run(tmp_path, **{hugepages.OPT_OUT: "0"})
+    assert head == "['a b', '--c']"  # no tunable: the output starts with the arguments
