@@ -9,6 +9,10 @@ dropout 0, gather embedding; the batch is ``specialize/lab.TrainBudget``'s (16 r
 input / 96 target positions), packed by t5spec's ``DistillationFeatureConverter`` (top-5
 teacher arrays) from synthetic examples whose lengths follow the lab's four formats
 (in-context inputs of 150-211 tokens, zero-shot 30-70; CoT targets 40-90, answer-only 3-8).
+Attention runs as the lab trains it, over blocks of 64 queries (``models/attention.py``;
+``--attention_query_block 0``: T5X's own), and the process re-executes itself with glibc's
+huge pages for XLA's buffers, as the lab's processes start (``t5spec/hugepages.py``;
+``T5SPEC_HUGE_PAGES=0`` measures without).
 
 The roofline: every matmul of that step — each parameter kernel's forward product and its
 two gradients (inputs and kernel) over the tokens it sees, and the attention products
@@ -176,8 +180,9 @@ def packed_batch(vocab: int, batch: int, inputs_len: int, targets_len: int) -> d
     return next(converted.batch(batch, drop_remainder=True).as_numpy_iterator())
 
 
-def t5x_step(config: Any, batch: dict, learning_rate: float):
-    """``step(i)``: T5X's jitted, donated train step on ``batch`` (blocks until done)."""
+def t5x_step(config: Any, batch: dict, learning_rate: float, attention_query_block: int = 64):
+    """``step(i)``: T5X's jitted, donated train step on ``batch`` (blocks until done);
+    ``attention_query_block``: t5spec's network field (0 = T5X's attention)."""
     import jax
     import jax.numpy as jnp
     import seqio
@@ -191,7 +196,9 @@ def t5x_step(config: Any, batch: dict, learning_rate: float):
     opt = adafactor.Adafactor(decay_rate=0.8, step_offset=0,
                               logical_factor_rules=adafactor.standard_logical_factor_rules())
     model = SpecializationModel(
-        network.Transformer(config, one_hot_embedding=False), vocab, vocab, opt, z_loss=1e-4,
+        network.Transformer(config, one_hot_embedding=False,
+                            attention_query_block=attention_query_block),
+        vocab, vocab, opt, z_loss=1e-4,
         loss_normalizing_factor="NUM_REAL_TARGET_TOKENS", distill_weight=1.0)
     shapes = {k: v.shape for k, v in batch.items()}
     variables = model.get_initial_variables(jax.random.PRNGKey(0), shapes,
@@ -291,6 +298,9 @@ def main() -> None:
     parser.add_argument("--lab_dir", help="a lab directory whose align stage is done")
     parser.add_argument("--t5x_steps", type=int,
                         help="steps of the real run (default: the lab's checkpoint period)")
+    parser.add_argument("--attention_query_block", type=int, default=64,
+                        help="the network's attention_query_block (as the lab trains: 64; "
+                             "0: T5X's attention)")
     args = parser.parse_args()
     hugepages.reexec_with_huge_pages()
     print(hugepages.describe(), flush=True)
@@ -301,7 +311,7 @@ def main() -> None:
     b, li, lt = budget.batch_size, budget.inputs_length, budget.targets_length
     batch = packed_batch(rows, b, li, lt)
     real = float((batch["decoder_target_tokens"] > 0).mean())
-    step, _ = t5x_step(config, batch, budget.learning_rate)
+    step, _ = t5x_step(config, batch, budget.learning_rate, args.attention_query_block)
     t0 = time.perf_counter()
     step(0)
     print(f"lab student: {shape}, {rows} embedding rows; batch {b} x {li}/{lt} packed "
