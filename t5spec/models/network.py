@@ -172,9 +172,10 @@ def _blocks_apply(module: Any, args: tuple, kwargs: dict) -> bool:
 
 def _attention_in_blocks(block: int, fallback: Callable[..., Any], next_fun, args, kwargs,
                          context) -> Any:
-    """Interceptor: a T5X attention call that :func:`_blocks_apply` to runs T5X's projections
-    around :func:`blocked_attention` of its mask and bias; any other call goes to
-    ``fallback``."""
+    """Interceptor: a T5X attention call for which :func:`_blocks_apply` holds runs T5X's
+    projections around :func:`blocked_attention` of its mask and bias; any other call goes to
+    ``fallback`` (``gin``: ``spec_network.Transformer.attention_query_block = 0`` turns it
+    off)."""
     module = context.module
     if (not isinstance(module, layers.MultiHeadDotProductAttention)
             or context.method_name != "__call__" or not _blocks_apply(module, args, kwargs)):
