@@ -36,16 +36,15 @@ def with_huge_pages(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def reexec_with_huge_pages() -> str:
+def reexec_with_huge_pages() -> None:
     """Re-execute this Python process (same interpreter, flags and arguments) with
-    :func:`with_huge_pages` of its environment if that differs, on Linux; returns the
-    ``GLIBC_TUNABLES`` the process runs with, for the caller to report."""
+    :func:`with_huge_pages` of its environment if that differs, on Linux; :func:`describe`
+    reports what the process then runs with."""
     env = with_huge_pages(os.environ)
     if sys.platform.startswith("linux") and env != dict(os.environ):
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
-    return os.environ.get("GLIBC_TUNABLES", "")
 
 
 def describe() -> str:
