@@ -4,8 +4,9 @@ T5X's ``MultiHeadDotProductAttention`` turns its mask into a bias, adds the rela
 bias, and hands ``layers.dot_product_attention`` one ``[batch, heads, q, k]`` bias; autodiff then
 keeps the ``[batch, heads, q, k]`` probabilities for the backward pass and writes the scores'
 gradient whole. Each such array is 16 MB on the lab student's ``16 x 4 x 256 x 256`` encoder,
-and on a 2-core CPU whose caches keep only a few of them hot, the traffic of those arrays, not
-the products, sets the step's time.
+and on a 2-core CPU whose caches keep only a few of them hot, the traffic of those arrays weighs
+on the step (docs/benchmarks.md, 2026-12-07: −8 to −14% a lab step in one process on a quiet
+machine; across processes, later, no gain shown: the flag stays to turn it off).
 
 :func:`blocked_attention` computes the same function one block of ``block`` queries at a time,
 from the mask and the bias separately (the ``[batch, heads, q, k]`` bias is never formed): the
