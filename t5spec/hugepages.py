@@ -2,8 +2,8 @@
 
 Where the kernel grants transparent huge pages only to memory that asks for them
 (``/sys/kernel/mm/transparent_hugepage/enabled`` = ``madvise``, the development machine's
-setting), glibc's ``malloc`` hands XLA:CPU its buffers in 4 KiB pages, and a training step
-that streams tens of MB of attention scores and activations spends its time on TLB misses.
+setting), glibc's ``malloc`` hands XLA:CPU its buffers in 4 KiB pages, though a training step
+streams tens of MB of attention scores and activations through them.
 ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc >= 2.35; older glibc and other C libraries
 ignore it) makes ``malloc`` ask for 2 MiB pages. The lab student's train step ran 15-25%
 faster with it (docs/benchmarks.md, 2026-12-07); values are unchanged.

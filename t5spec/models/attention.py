@@ -78,12 +78,16 @@ def _forward(query, key, value, mask, bias, block):
     return out, (query, key, value, mask, bias, stats)
 
 
-def _bias_grad(bias: jax.Array, grad: jax.Array) -> jax.Array:
-    """The gradient of a ``[1 or batch, ...]`` bias from its ``[batch, ...]`` broadcast's."""
-    if bias.shape[0] == grad.shape[0]:
-        return grad
+def batch_sum(grad: jax.Array) -> jax.Array:
+    """``grad`` ``[batch, ...]`` summed over its batch as a ones-vector matmul, ``[1, ...]``
+    (XLA:CPU's reduce over a leading axis is ~80x slower, ``models/network.py``)."""
     ones = jnp.ones((grad.shape[0],), grad.dtype)
     return jnp.tensordot(ones, grad, axes=(0, 0))[None]
+
+
+def _bias_grad(bias: jax.Array, grad: jax.Array) -> jax.Array:
+    """The gradient of a ``[1 or batch, ...]`` bias from its ``[batch, ...]`` broadcast's."""
+    return grad if bias.shape[0] == grad.shape[0] else batch_sum(grad)
 
 
 def _backward(block, residuals, grad):

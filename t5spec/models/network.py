@@ -65,7 +65,7 @@ from jax import numpy as jnp
 from jax.interpreters import pxla
 from t5x.examples.t5 import layers, network
 
-from t5spec.models.attention import blocked_attention
+from t5spec.models.attention import batch_sum, blocked_attention
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -81,8 +81,7 @@ def _broadcast_fwd(bias: jax.Array, batch: int) -> tuple[jax.Array, None]:
 
 
 def _broadcast_bwd(batch: int, _: None, grad: jax.Array) -> tuple[jax.Array]:
-    ones = jnp.ones((batch,), grad.dtype)
-    return (jnp.tensordot(ones, grad, axes=(0, 0))[None],)
+    return (batch_sum(grad),)
 
 
 batch_broadcast.defvjp(_broadcast_fwd, _broadcast_bwd)
