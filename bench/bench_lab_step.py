@@ -5,14 +5,16 @@ The step: T5X's train step (``t5x.trainer.train_with_lr``: grads of t5spec's
 ``t5x/examples/t5/t5_1_1/base.gin`` sets it) jitted with a donated state, as T5X's
 ``Trainer`` runs it on one CPU device; the model is ``gin/lab.gin``'s student (the shape of
 ``student/lab.ModelShape``, the embedding rows of the lab's student SentencePiece), float32,
-dropout 0, gather embedding; the batch is ``specialize/lab.TrainBudget``'s (16 rows, 256
-input / 96 target positions), packed by t5spec's ``DistillationFeatureConverter`` (top-5
-teacher arrays) from synthetic examples whose lengths follow the lab's four formats
-(in-context inputs of 150-211 tokens, zero-shot 30-70; CoT targets 40-90, answer-only 3-8).
-Attention runs as the lab trains it, over blocks of 64 queries (``models/attention.py``;
-``--attention_query_block 0``: T5X's own), and the process re-executes itself with glibc's
-huge pages for XLA's buffers, as the lab's processes start (``t5spec/hugepages.py``;
-``T5SPEC_HUGE_PAGES=0`` measures without).
+dropout 0.1 (:data:`LAB_DROPOUT_RATE`: what the lab's stages train with; ``--dropout_rate 0``
+for the step measured until 2026-12-07), gather embedding; the batch is
+``specialize/lab.TrainBudget``'s (16 rows, 256 input / 96 target positions), packed by
+t5spec's ``DistillationFeatureConverter`` (top-5 teacher arrays) from synthetic examples
+whose lengths follow the lab's four formats (in-context inputs of 150-211 tokens, zero-shot
+30-70; CoT targets 40-90, answer-only 3-8). Attention is t5spec's network's as the lab trains
+it: with dropout, T5X's (``models/attention.py``'s blocks of 64 queries apply only without
+dropout; ``--attention_query_block 0`` turns them off there), and the process re-executes
+itself with glibc's huge pages and freed memory kept, as the lab's processes start
+(``t5spec/hugepages.py``; ``T5SPEC_HUGE_PAGES=0`` measures without).
 
 The roofline: every matmul of that step — each parameter kernel's forward product and its
 two gradients (inputs and kernel) over the tokens it sees, and the attention products
@@ -70,15 +72,23 @@ def lab_shapes(lab_gin: str) -> tuple[Any, Any, int]:
     return cfg.student, cfg.specialize, rows
 
 
-def network_config(shape: Any, vocab_rows: int) -> Any:
-    """gin/lab/model.gin's T5 1.1 config for a lab ModelShape (float32, dropout 0)."""
+# The lab's training stages (gin/lab/{teacher,generalist,specialize}.gin) include T5X's
+# configs/runs/finetune.gin after the model gin, and its DROPOUT_RATE = 0.1 is what they train
+# with (gin/lab/model.gin's 0.0 holds for evaluation only); tests/test_gin_names.py checks it.
+LAB_DROPOUT_RATE = 0.1
+
+
+def network_config(shape: Any, vocab_rows: int, dropout_rate: float = LAB_DROPOUT_RATE) -> Any:
+    """gin/lab/model.gin's T5 1.1 config for a lab ModelShape (float32), with the lab's
+    training dropout."""
     from t5x.examples.t5 import network
 
     return network.T5Config(
         vocab_size=vocab_rows, dtype="float32", emb_dim=shape.emb_dim,
         num_heads=shape.num_heads, num_encoder_layers=shape.num_layers,
         num_decoder_layers=shape.num_layers, head_dim=shape.head_dim, mlp_dim=shape.mlp_dim,
-        mlp_activations=("gelu", "linear"), dropout_rate=0.0, logits_via_embedding=False)
+        mlp_activations=("gelu", "linear"), dropout_rate=dropout_rate,
+        logits_via_embedding=False)
 
 
 # -- the roofline ------------------------------------------------------------------------------
@@ -301,22 +311,24 @@ def main() -> None:
     parser.add_argument("--attention_query_block", type=int, default=64,
                         help="the network's attention_query_block (as the lab trains: 64; "
                              "0: T5X's attention)")
+    parser.add_argument("--dropout_rate", type=float, default=LAB_DROPOUT_RATE,
+                        help=f"the step's dropout (as the lab trains: {LAB_DROPOUT_RATE})")
     args = parser.parse_args()
     hugepages.reexec_with_huge_pages()
     print(hugepages.describe(), flush=True)
 
     shape, budget, rows = lab_shapes(args.lab_gin)
     args.t5x_steps = args.t5x_steps or budget.checkpoint_period
-    config = network_config(shape, rows)
+    config = network_config(shape, rows, args.dropout_rate)
     b, li, lt = budget.batch_size, budget.inputs_length, budget.targets_length
     batch = packed_batch(rows, b, li, lt)
     real = float((batch["decoder_target_tokens"] > 0).mean())
     step, _ = t5x_step(config, batch, budget.learning_rate, args.attention_query_block)
     t0 = time.perf_counter()
     step(0)
-    print(f"lab student: {shape}, {rows} embedding rows; batch {b} x {li}/{lt} packed "
-          f"({real:.0%} of target positions real); first step incl. compile "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"lab student: {shape}, {rows} embedding rows, dropout {config.dropout_rate}; "
+          f"batch {b} x {li}/{lt} packed ({real:.0%} of target positions real); first step "
+          f"incl. compile {time.perf_counter() - t0:.1f} s", flush=True)
     steps, dots = [], []
     for r in range(ROUNDS):
         steps.append(time_steps(step, 1 + r * STEPS, STEPS))

@@ -3,8 +3,11 @@ a renamed name fails with "renamed to X" (exit 2 at the command line)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,8 +66,9 @@ def _materialize(files: tuple[str, ...], tmp_path: Path) -> list[str]:
     return out
 
 
-def _missing(files: list[str], names: tuple[str, ...]) -> list[str]:
-    """The names that ``files`` neither define (macros) nor can bind (``x.param``)."""
+@contextlib.contextmanager
+def _parsed(files: list[str]):
+    """``files`` parsed as T5X parses a run's gin files (from the repository root), unfinalized."""
     from t5x import eval as t5x_eval
     from t5x import train as t5x_train
 
@@ -73,12 +77,21 @@ def _missing(files: list[str], names: tuple[str, ...]) -> list[str]:
     t5x_dir = str(Path(t5x_train.__file__).resolve().parents[1])
     cwd = os.getcwd()
     os.chdir(REPO)
-    missing = []
     try:
         gin.clear_config(clear_constants=True)
         for path in (".", t5x_dir):
             gin.add_config_file_search_path(path)
         gin.parse_config_files_and_bindings(files, [], finalize_config=False)
+        yield
+    finally:
+        os.chdir(cwd)
+        gin.clear_config(clear_constants=True)
+
+
+def _missing(files: list[str], names: tuple[str, ...]) -> list[str]:
+    """The names that ``files`` neither define (macros) nor can bind (``x.param``)."""
+    missing = []
+    with _parsed(files):
         for name in names:
             try:
                 if "." in name:
@@ -87,9 +100,6 @@ def _missing(files: list[str], names: tuple[str, ...]) -> list[str]:
                     gin.query_parameter(f"%{name}")
             except (ValueError, KeyError):
                 missing.append(name)
-    finally:
-        os.chdir(cwd)
-        gin.clear_config(clear_constants=True)
     return missing
 
 
@@ -182,3 +192,21 @@ def test_a_gin_file_with_a_renamed_name_says_so(tmp_path):
                     "evaluation.EvalBudget.max_examples = 5\n")
     with pytest.raises(InputError, match=r"'evaluation\.EvalBudget' was renamed to eval_tasks"):
         ginconfig.resolve([str(user)], ["MODEL_DIR='/tmp/unused'"])
+
+
+@pytest.mark.parametrize("stage", ["generalist", "specialize", "teacher"])
+def test_the_lab_trains_with_the_dropout_its_bench_measures(stage, tmp_path):
+    """T5X's finetune.gin, included by the lab's stage gins after the model gin, sets the
+    dropout the lab trains with (gin/lab/model.gin's 0.0 is for evaluation): the lab-step bench
+    measures that dropout."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        bench = importlib.import_module("bench_lab_step")
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    model = "@teacher" if stage == "teacher" else "@student"
+    with _parsed(_materialize((model, f"gin/lab/{stage}.gin"), tmp_path)):
+        trained = gin.query_parameter("%DROPOUT_RATE")
+    with _parsed(_materialize((model,), tmp_path)):
+        alone = gin.query_parameter("%DROPOUT_RATE")
+    assert (trained, alone) == (bench.LAB_DROPOUT_RATE, 0.0)
