@@ -309,8 +309,8 @@ def main() -> None:
     parser.add_argument("--t5x_steps", type=int,
                         help="steps of the real run (default: the lab's checkpoint period)")
     parser.add_argument("--attention_query_block", type=int, default=64,
-                        help="the network's attention_query_block (as the lab trains: 64; "
-                             "0: T5X's attention)")
+                        help="the network's attention_query_block (default 64; it applies "
+                             "only without dropout; 0: T5X's attention)")
     parser.add_argument("--dropout_rate", type=float, default=LAB_DROPOUT_RATE,
                         help=f"the step's dropout (as the lab trains: {LAB_DROPOUT_RATE})")
     args = parser.parse_args()
