@@ -7,7 +7,8 @@ gradient whole. Each such array is 16 MB on the lab student's ``16 x 4 x 256 x 2
 and on a 2-core CPU whose caches keep only a few of them hot, the traffic of those arrays weighs
 on the step (docs/benchmarks.md, 2026-12-07: −8 to −14% a lab step in one process on a quiet
 machine; across processes, later, no gain shown; and none in one process once glibc keeps
-freed memory, ``t5spec/hugepages.py``: the flag stays to turn it off).
+freed memory, ``t5spec/hugepages.py``: the flag stays to turn it off). It never applies with
+dropout, so the lab, which trains with T5X finetune.gin's dropout 0.1, trains without it.
 
 :func:`blocked_attention` computes the same function one block of ``block`` queries at a time,
 from the mask and the bias separately (the ``[batch, heads, q, k]`` bias is never formed): the
