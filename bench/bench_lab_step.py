@@ -72,9 +72,8 @@ def lab_shapes(lab_gin: str) -> tuple[Any, Any, int]:
     return cfg.student, cfg.specialize, rows
 
 
-# The lab's training stages (gin/lab/{teacher,generalist,specialize}.gin) include T5X's
-# configs/runs/finetune.gin after the model gin, and its DROPOUT_RATE = 0.1 is what they train
-# with (gin/lab/model.gin's 0.0 holds for evaluation only); tests/test_gin_names.py checks it.
+# What the lab's training stages train with: gin/lab/model.gin's DROPOUT_RATE (and T5X's
+# configs/runs/finetune.gin's, included after it); tests/test_gin_names.py holds the three equal.
 LAB_DROPOUT_RATE = 0.1
 
 

@@ -16,6 +16,12 @@ Together the lab student's train step takes ~280 page faults a step and its medi
 17-33% shorter than with huge pages alone in one process, 6-12% with two processes at once;
 the default lab ran 4-7% faster (docs/benchmarks.md, 2026-12-07); values are unchanged. The
 cost: a process keeps its peak heap until it exits (the lab's largest, 2.98 GB, as before).
+What they leave: XLA allocates a step's temporaries on a worker thread, whose glibc arena holds
+at most 64 MiB, so larger ones (the lab step's 455 MB) are still mapped and unmapped each step.
+``glibc.malloc.arena_max=1`` ends that (two lab processes at once: 0.44 s a step against
+0.53-0.55 s) but lengthens start-up and peak memory (default lab 568 s against 599 s, 4.6 GB
+against 3.0 GB; the quick lab 139-147 s against 123-129 s), so it is not set here; a long run
+can add it to ``GLIBC_TUNABLES`` itself.
 
 glibc reads its tunables when a process starts, so t5spec sets them in the environment of the
 processes it starts (the lab's stages, ``t5spec select``'s ``t5x.eval``) and the benchmarks

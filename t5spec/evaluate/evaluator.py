@@ -23,7 +23,10 @@ question of ~80 tokens padded to a BBH prompt's 400–512 makes every decoding s
 (and T5X's decoder re-project) all those positions — the default lab's ``select`` took 44–46 s
 that way, 28–29 s with a multiple of 32, the same outputs (docs/benchmarks.md). Decoding
 lengths (``targets``) are left alone. Each distinct length compiles the decode once per
-process.
+process. seqio's own one-length conversion is then built for the first task only (its
+shapes are all seqio reads; the others would be replaced): building a task's tf.data
+conversion costs ~0.4-0.7 s, 3-4 s of every training and selection process's start-up with
+the lab's six tasks.
 """
 
 from __future__ import annotations
@@ -45,6 +48,23 @@ def task_due(
         if fnmatch.fnmatchcase(name, pattern):
             return period > 0 and step % period == 0
     return True
+
+
+class _FirstTaskOnly:
+    """The feature converter, for ``seqio.Evaluator.__init__`` alone: converts the first
+    task's dataset and returns that same converted dataset for every other task (which
+    :meth:`ScheduledEvaluator._per_task_inputs` converts again with its own length)."""
+
+    def __init__(self, converter: seqio.FeatureConverter) -> None:
+        self._converter, self._first = converter, None
+
+    def __getattr__(self, name: str):
+        return getattr(self._converter, name)
+
+    def __call__(self, ds, task_feature_lengths):
+        if self._first is None:
+            self._first = self._converter(ds, task_feature_lengths)
+        return self._first
 
 
 class ScheduledEvaluator(seqio.Evaluator):
@@ -81,7 +101,7 @@ class ScheduledEvaluator(seqio.Evaluator):
         self._full_next = full_first_eval
         super().__init__(
             mixture_or_task_name,
-            feature_converter,
+            _FirstTaskOnly(feature_converter) if input_length_multiple else feature_converter,
             logger_cls=logger_cls,
             num_examples=num_examples,
             use_memory_cache=use_memory_cache,

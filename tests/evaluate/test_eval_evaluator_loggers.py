@@ -83,6 +83,18 @@ def test_oracle_through_evaluator_and_loggers(tmp_path: Path, small_budget) -> N
     assert [ln["extracted"] for ln in math_lines] == [ln["gold"] for ln in math_lines]
 
 
+class CountingConverter(seqio.EncDecFeatureConverter):
+    """Counts its conversions (each builds one task's tf.data pipeline)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def __call__(self, ds, task_feature_lengths):
+        self.calls += 1
+        return super().__call__(ds, task_feature_lengths)
+
+
 def _encoder_rows(ev, name: str) -> list[list[int]]:
     return [f["encoder_input_tokens"].tolist()
             for _, f in ev._cached_model_datasets[name].as_numpy_iterator()]
@@ -92,15 +104,18 @@ def _encoder_rows(ev, name: str) -> list[list[int]]:
 def test_each_task_gets_its_own_encoder_length(tmp_path: Path, small_budget, cap: int) -> None:
     """input_length_multiple: every task padded to its own longest input (rounded up to the
     multiple, at most the mixture's length, which still truncates), the decoding length
-    untouched, the same tokens as seqio's one-length conversion, the oracle still right."""
+    untouched, the same tokens as seqio's one-length conversion, the oracle still right;
+    seqio's one-length conversion is built for the first task only."""
     lengths = {"inputs": cap}  # targets: the longest (the oracle's outputs)
     common = dict(eval_split="validation", sequence_length=lengths)
     plain = evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
                                          **common)  # fmt: skip
-    ev = evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
-                                      input_length_multiple=32, logger_cls=[loggers.ResultsLogger],
-                                      log_dir=str(tmp_path), **common)  # fmt: skip
+    converter = CountingConverter(pack=False)
+    ev = evaluator.ScheduledEvaluator(MIXTURE, converter, input_length_multiple=32,
+                                      logger_cls=[loggers.ResultsLogger], log_dir=str(tmp_path),
+                                      **common)  # fmt: skip
     assert set(ev.input_lengths) == {t.name for t in plain.eval_tasks}
+    assert converter.calls == 1 + len(ev.input_lengths)  # 2 per task before
     for name, length in ev.input_lengths.items():
         cached = ev._cached_task_datasets[name].as_numpy_iterator()
         longest = max(len(ex["inputs"]) for ex in cached)
