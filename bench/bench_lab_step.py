@@ -10,10 +10,9 @@ for the step measured until 2026-12-07), gather embedding; the batch is
 ``specialize/lab.TrainBudget``'s (16 rows, 256 input / 96 target positions), packed by
 t5spec's ``DistillationFeatureConverter`` (top-5 teacher arrays) from synthetic examples
 whose lengths follow the lab's four formats (in-context inputs of 150-211 tokens, zero-shot
-30-70; CoT targets 40-90, answer-only 3-8). Attention is t5spec's network's as the lab trains
-it: with dropout, T5X's (``models/attention.py``'s blocks of 64 queries apply only without
-dropout; ``--attention_query_block 0`` turns them off there), and the process re-executes
-itself with glibc's huge pages and freed memory kept, as the lab's processes start
+30-70; CoT targets 40-90, answer-only 3-8). The network is t5spec's as the lab trains it
+(``models/network.py``: T5X's layers and attention), and the process re-executes itself with
+glibc's huge pages and freed memory kept, as the lab's processes start
 (``t5spec/hugepages.py``; ``T5SPEC_HUGE_PAGES=0`` measures without).
 
 The roofline: every matmul of that step — each parameter kernel's forward product and its
@@ -189,9 +188,8 @@ def packed_batch(vocab: int, batch: int, inputs_len: int, targets_len: int) -> d
     return next(converted.batch(batch, drop_remainder=True).as_numpy_iterator())
 
 
-def t5x_step(config: Any, batch: dict, learning_rate: float, attention_query_block: int = 64):
-    """``step(i)``: T5X's jitted, donated train step on ``batch`` (blocks until done);
-    ``attention_query_block``: t5spec's network field (0 = T5X's attention)."""
+def t5x_step(config: Any, batch: dict, learning_rate: float):
+    """``step(i)``: T5X's jitted, donated train step on ``batch`` (blocks until done)."""
     import jax
     import jax.numpy as jnp
     import seqio
@@ -205,8 +203,7 @@ def t5x_step(config: Any, batch: dict, learning_rate: float, attention_query_blo
     opt = adafactor.Adafactor(decay_rate=0.8, step_offset=0,
                               logical_factor_rules=adafactor.standard_logical_factor_rules())
     model = SpecializationModel(
-        network.Transformer(config, one_hot_embedding=False,
-                            attention_query_block=attention_query_block),
+        network.Transformer(config, one_hot_embedding=False),
         vocab, vocab, opt, z_loss=1e-4,
         loss_normalizing_factor="NUM_REAL_TARGET_TOKENS", distill_weight=1.0)
     shapes = {k: v.shape for k, v in batch.items()}
@@ -307,9 +304,6 @@ def main() -> None:
     parser.add_argument("--lab_dir", help="a lab directory whose align stage is done")
     parser.add_argument("--t5x_steps", type=int,
                         help="steps of the real run (default: the lab's checkpoint period)")
-    parser.add_argument("--attention_query_block", type=int, default=64,
-                        help="the network's attention_query_block (default 64; it applies "
-                             "only without dropout; 0: T5X's attention)")
     parser.add_argument("--dropout_rate", type=float, default=LAB_DROPOUT_RATE,
                         help=f"the step's dropout (as the lab trains: {LAB_DROPOUT_RATE})")
     args = parser.parse_args()
@@ -322,7 +316,7 @@ def main() -> None:
     b, li, lt = budget.batch_size, budget.inputs_length, budget.targets_length
     batch = packed_batch(rows, b, li, lt)
     real = float((batch["decoder_target_tokens"] > 0).mean())
-    step, _ = t5x_step(config, batch, budget.learning_rate, args.attention_query_block)
+    step, _ = t5x_step(config, batch, budget.learning_rate)
     t0 = time.perf_counter()
     step(0)
     print(f"lab student: {shape}, {rows} embedding rows, dropout {config.dropout_rate}; "

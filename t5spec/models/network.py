@@ -34,17 +34,6 @@ of the ``[batch, length, mlp]`` activations' gradients; T5X's gated-GeLU ``MlpBl
 backward on the lab's ``[16, 256, 128]`` -> 512 shape took ~190 ms against ~67 ms flattened
 (2026-12-06, Intel Xeon, 2 cores under load; identical outputs and gradients).
 
-A fourth, ``attention_query_block`` (64 by default; in CPU programs only, outside cached
-decoding; 0 = T5X's attention): each T5X ``MultiHeadDotProductAttention`` without dropout in
-float32 computes its attention with :func:`t5spec.models.attention.blocked_attention`, from its
-mask and relative-position bias separately and ``attention_query_block`` queries at a time,
-its backward recomputing each block's probabilities. The projections and parameters stay T5X's
-(its ``dot_product_attention`` is replaced for that one call, under a lock, while flax traces
-the module). The forward's values are T5X's; the key and value gradients sum over query blocks
-in another order (``tests/models/test_network_bias_grad.py``). On the lab's step the
-``[16, 4, 256, 256]`` probability and score-gradient arrays no longer go through memory
-(docs/benchmarks.md).
-
 Gin: ``gin/runs/spec.gin`` makes it the module of every t5spec training run, with
 ``EMBED_ONE_HOT = False`` (gather) by default; ``--gin.EMBED_ONE_HOT=True`` is T5X's network.
 ``tests/train/test_train_t5x.py`` checks that the gather gives T5X's loss and gradients on a
@@ -55,8 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -65,7 +52,12 @@ from jax import numpy as jnp
 from jax.interpreters import pxla
 from t5x.examples.t5 import layers, network
 
-from t5spec.models.attention import batch_sum, blocked_attention
+
+def batch_sum(grad: jax.Array) -> jax.Array:
+    """``grad`` ``[batch, ...]`` summed over its batch as a ones-vector matmul, ``[1, ...]``
+    (XLA:CPU's reduce over a leading axis is ~80x slower)."""
+    ones = jnp.ones((grad.shape[0],), grad.dtype)
+    return jnp.tensordot(ones, grad, axes=(0, 0))[None]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -127,72 +119,6 @@ def _bias_per_row(next_fun, args, kwargs, context) -> Any:
     return next_fun(*args, **kwargs)
 
 
-_SWAP_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def _t5x_attention_function(replacement: Callable[..., Any]) -> Iterator[None]:
-    """``layers.dot_product_attention`` is ``replacement`` for this thread while inside; the
-    lock keeps another thread's trace from seeing or restoring the swap."""
-    with _SWAP_LOCK:
-        original = layers.dot_product_attention
-        owner = threading.get_ident()
-
-        def dispatch(*args: Any, **kwargs: Any) -> Any:
-            chosen = replacement if threading.get_ident() == owner else original
-            return chosen(*args, **kwargs)
-
-        layers.dot_product_attention = dispatch
-        try:
-            yield
-        finally:
-            layers.dot_product_attention = original
-
-
-def _call_args(args: tuple, kwargs: dict) -> tuple[Any, Any, Any, Any]:
-    """(inputs_q, inputs_kv, mask, bias) of a ``MultiHeadDotProductAttention.__call__``."""
-    names = ("inputs_q", "inputs_kv", "mask", "bias")
-    given = dict(zip(names, args, strict=False))
-    given.update((k, v) for k, v in kwargs.items() if k in names)
-    return tuple(given.get(name) for name in names)  # type: ignore[return-value]
-
-
-def _blocks_apply(module: Any, args: tuple, kwargs: dict) -> bool:
-    """Whether :func:`blocked_attention` computes this attention call exactly as T5X would."""
-    inputs_q, _, mask, bias = _call_args(args, kwargs)
-    batch = inputs_q.shape[0]
-    dropout = module.dropout_rate > 0 and not kwargs.get("deterministic", False)
-    return (not kwargs.get("decode", False) and not dropout
-            and jnp.dtype(module.dtype) == jnp.float32 and inputs_q.dtype == jnp.float32
-            and (mask is None or jnp.issubdtype(mask.dtype, jnp.floating))
-            and (bias is None or (bias.ndim == 4 and bias.shape[0] in (1, batch)
-                                  and bias.shape[1] == module.num_heads)))
-
-
-def _attention_in_blocks(block: int, fallback: Callable[..., Any], next_fun, args, kwargs,
-                         context) -> Any:
-    """Interceptor: a T5X attention call for which :func:`_blocks_apply` holds runs T5X's
-    projections around :func:`blocked_attention` of its mask and bias; any other call goes to
-    ``fallback`` (``gin``: ``spec_network.Transformer.attention_query_block = 0`` turns it
-    off)."""
-    module = context.module
-    if (not isinstance(module, layers.MultiHeadDotProductAttention)
-            or context.method_name != "__call__" or not _blocks_apply(module, args, kwargs)):
-        return fallback(next_fun, args, kwargs, context)
-    inputs_q, inputs_kv, mask, bias = _call_args(args, kwargs)
-    rest = {k: v for k, v in kwargs.items() if k not in ("mask", "bias")}
-
-    def attend(query: jax.Array, key: jax.Array, value: jax.Array, **_: Any) -> jax.Array:
-        return blocked_attention(query, key, value, mask, bias, block)
-
-    with _t5x_attention_function(attend):
-        return next_fun(inputs_q, inputs_kv, None, None, **rest)
-
-
-def _no_interceptor(next_fun, args, kwargs, context) -> Any:
-    return next_fun(*args, **kwargs)
-
-
 class Transformer(network.Transformer):
     """``network.Transformer(config)`` whose shared embedding gathers unless one-hot is asked.
 
@@ -204,15 +130,11 @@ class Transformer(network.Transformer):
         ``False``) = T5X's network exactly.
       dense_as_matrix: ``True`` = in CPU programs (:func:`cpu_program`), outside cached
         decoding, every ``DenseGeneral`` multiplies its inputs as one ``[tokens, in]`` matrix.
-      attention_query_block: > 0 = in CPU programs, outside cached decoding, each float32
-        attention without dropout runs as :func:`blocked_attention` over blocks of this many
-        queries; 0 = T5X's ``dot_product_attention``.
     """
 
     one_hot_embedding: bool = True
     bias_grad_matmul: bool = True
     dense_as_matrix: bool = True
-    attention_query_block: int = 64
 
     def setup(self) -> None:
         cfg = self.config
@@ -231,11 +153,7 @@ class Transformer(network.Transformer):
     def _intercepted(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         on_cpu = not kwargs.get("decode", False) and cpu_program()
         with contextlib.ExitStack() as stack:
-            bias = _bias_per_row if self.bias_grad_matmul else _no_interceptor
-            if self.attention_query_block > 0 and on_cpu:
-                stack.enter_context(nn.intercept_methods(functools.partial(
-                    _attention_in_blocks, self.attention_query_block, bias)))
-            elif self.bias_grad_matmul:
+            if self.bias_grad_matmul:
                 stack.enter_context(nn.intercept_methods(_bias_per_row))
             if self.dense_as_matrix and on_cpu:
                 stack.enter_context(nn.intercept_methods(_dense_as_matrix))
