@@ -38,6 +38,7 @@ INSTALL_REQUIRES = [
     "tqdm",
     "matplotlib",
     "fastapi",
+    "orjson",
     "uvicorn",
     "pyyaml",
 ]
