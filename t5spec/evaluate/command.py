@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from t5spec import gin_names as gn
-from t5spec import hugepages, paths
+from t5spec import hugepages, paths, subprocs
 from t5spec.errors import InputError
 
 GIN_ROOT = paths.gin_root()  # the gin search path: includes name 'gin/…'
@@ -151,7 +151,8 @@ def run_eval(req: EvalRequest, *, timeout_s: float | None = None) -> Path:
 
     The child's output goes to ``<output_dir>/t5x_eval.log``. A failed run (checkpoint that
     does not load, bad gin) raises InputError with the log's last lines; whatever the run had
-    already written stays.
+    already written stays. A child still tearing down a second after T5X logged ``Finished.``
+    (its metrics written) is stopped (:func:`t5spec.subprocs.wait`).
     """
     if req.every_checkpoint:
         found = sorted(Path(req.checkpoint).glob("checkpoint_*"))
@@ -168,18 +169,13 @@ def run_eval(req: EvalRequest, *, timeout_s: float | None = None) -> Path:
     with open(log, "w", encoding="utf-8") as f:
         f.write(shell_command(req) + "\n\n")
         f.flush()
+        proc = subprocess.Popen(t5x_eval_argv(req), stdout=f, stderr=subprocess.STDOUT, env=env)
         try:
-            proc = subprocess.run(
-                t5x_eval_argv(req),
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                env=env,
-                timeout=timeout_s,
-                check=False,
-            )
+            stopped = subprocs.wait(proc, log, f.tell(), finished=subprocs.T5X_EVAL_FINISHED,
+                                    timeout_s=timeout_s)
         except subprocess.TimeoutExpired:
             raise InputError(log, f"t5x.eval did not finish in {timeout_s:g} s") from None
-    if proc.returncode != 0:
+    if not stopped and proc.returncode != 0:
         tail = _error_line(log.read_text(encoding="utf-8", errors="replace"))
         raise InputError(
             req.checkpoint,

@@ -33,7 +33,6 @@ from t5spec.lab import stages as st
 from t5spec.lab.config import LabConfig
 from t5spec.lab.runner import (
     REPO,
-    T5X_TRAIN_FINISHED,
     Stage,
     StageFailed,
     child_env,
@@ -41,8 +40,8 @@ from t5spec.lab.runner import (
     last_train_scalar,
     logged_train_step,
     run_logged,
-    stop,
 )
+from t5spec.subprocs import T5X_TRAIN_FINISHED, stop
 
 SERVE_START_TIMEOUT_S = 300.0
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from t5spec import hugepages
+from t5spec import hugepages, subprocs
 from t5spec.lab.stages import REPO, LabPaths
 
 
@@ -86,11 +86,6 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(keep)
 
 
-# T5X logs this once the run's checkpoints are committed and its writers closed. What follows
-# is interpreter teardown, where destroying T5X's tf.data iterators can take 15-40 s on a busy
-# 2-core machine (measured with py-spy: ``~IteratorResource`` waiting on a tf.data thread).
-T5X_TRAIN_FINISHED = re.compile(r"train\.py:\d+\] Finished\.")
-TEARDOWN_GRACE_S = 1.0
 # run_logged writes this, with the Unix time, before each command's "$ argv" line.
 LAUNCHED = "[t5spec lab] launched at"
 # T5X's train loop logs this after imports, the tf.data pipeline, initialization or restore,
@@ -125,7 +120,8 @@ def run_logged(argv: Sequence[str], log: Path, env: dict[str, str],
     """Runs ``argv`` (cwd: the repository) with output appended to ``log``; StageFailed
     on a non-zero exit. ``poll`` is called about once a second while it runs. With
     ``finished``, a child that logged a match and is still tearing down
-    ``TEARDOWN_GRACE_S`` later is terminated and counts as done."""
+    :data:`~t5spec.subprocs.TEARDOWN_GRACE_S` later is terminated and counts as done
+    (:func:`t5spec.subprocs.wait`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n{LAUNCHED} {time.time():.3f}\n$ {' '.join(argv)}\n")
@@ -133,40 +129,11 @@ def run_logged(argv: Sequence[str], log: Path, env: dict[str, str],
         start = out.tell()
         proc = subprocess.Popen(list(argv), cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)  # fmt: skip
-        done_at = None
-        try:
-            while proc.poll() is None:
-                time.sleep(0.5 if finished else 1.0)
-                if poll:
-                    poll()
-                if finished and done_at is None and _logged(log, start, finished):
-                    done_at = time.monotonic()
-                if done_at is not None and time.monotonic() - done_at > TEARDOWN_GRACE_S:
-                    stop(proc)
-                    out.write(f"\n[t5spec lab] stopped after its finish line (pid {proc.pid})\n")
-                    return
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        if subprocs.wait(proc, log, start, finished=finished, poll=poll):
+            out.write(f"\n[t5spec lab] stopped after its finish line (pid {proc.pid})\n")
+            return
     if proc.returncode != 0:
         raise StageFailed(f"exit {proc.returncode}; {log}:\n{_tail(log)}")
-
-
-def _logged(log: Path, start: int, pattern: re.Pattern[str]) -> bool:
-    with log.open("rb") as f:
-        f.seek(start)
-        return bool(pattern.search(f.read().decode("utf-8", errors="replace")))
-
-
-def stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """Terminates ``proc``; kills it if it has not exited ``timeout_s`` later."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 _STEP = re.compile(r"\[(\d+)\] collection=train")

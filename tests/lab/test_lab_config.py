@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from t5spec import subprocs
 from t5spec.lab import config as lab_config
 from t5spec.lab import pipeline, runner, stages
 from t5spec.launch import ginconfig
@@ -177,12 +178,12 @@ def test_a_t5x_run_stuck_in_teardown_after_finished_counts_as_done(tmp_path: Pat
     log = tmp_path / "train.log"
     child = ("import time; print('I1123 train.py:588] Finished.', flush=True); time.sleep(60)")
     t0 = time.monotonic()
-    runner.run_logged([sys.executable, "-c", child], log, {}, finished=runner.T5X_TRAIN_FINISHED)
+    runner.run_logged([sys.executable, "-c", child], log, {}, finished=subprocs.T5X_TRAIN_FINISHED)
     assert time.monotonic() - t0 < 30  # stopped after the grace period, not after 60 s
     assert "stopped after its finish line" in log.read_text()
     with pytest.raises(runner.StageFailed, match="exit 4"):  # no finish line: its exit counts
         runner.run_logged([sys.executable, "-c", "raise SystemExit(4)"], log, {},
-                          finished=runner.T5X_TRAIN_FINISHED)  # fmt: skip
+                          finished=subprocs.T5X_TRAIN_FINISHED)  # fmt: skip
 
 
 def test_t5x_log_parsing(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from t5spec.cli import main
 from t5spec.evaluate import results
 from t5spec.lab import config as lab_config
 from t5spec.lab import runner, stages
-from t5spec.lab.runner import T5X_TRAIN_FINISHED as T5X_FINISHED
+from t5spec.subprocs import T5X_TRAIN_FINISHED as T5X_FINISHED
 from t5spec.teacher import store
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the lab run, killed and resumed
