@@ -18,10 +18,11 @@ the default lab ran 4-7% faster (docs/benchmarks.md, 2026-12-07); values are unc
 cost: a process keeps its peak heap until it exits (the lab's largest, 2.98 GB, as before).
 What they leave: XLA allocates a step's temporaries on a worker thread, whose glibc arena holds
 at most 64 MiB, so larger ones (the lab step's 455 MB) are still mapped and unmapped each step.
-``glibc.malloc.arena_max=1`` ends that (two lab processes at once: 0.44 s a step against
-0.53-0.55 s) but lengthens start-up and peak memory (default lab 568 s against 599 s, 4.6 GB
-against 3.0 GB; the quick lab 139-147 s against 123-129 s), so it is not set here; a long run
-can add it to ``GLIBC_TUNABLES`` itself.
+:data:`ONE_ARENA` (``glibc.malloc.arena_max=1``, ``with_huge_pages(env, one_arena=True)``)
+ends that (two lab processes at once: 0.44 s a step against 0.53-0.55 s) but lengthens
+compilation (~8 s against ~6 s a stage) and peak memory (4.6 GB against 3.0 GB), so the lab
+sets it for its long training stages only (``pipeline.ONE_ARENA_MIN_STEPS``): the default lab
+515 s against 568 s, the quick lab untouched (docs/benchmarks.md, 2026-12-07).
 
 glibc reads its tunables when a process starts, so t5spec sets them in the environment of the
 processes it starts (the lab's stages, ``t5spec select``'s ``t5x.eval``) and the benchmarks
@@ -37,16 +38,19 @@ from collections.abc import Mapping
 
 TUNABLES = (("glibc.malloc.hugetlb", "1"), ("glibc.malloc.mmap_max", "0"),
             ("glibc.malloc.trim_threshold", str(4 << 30)))
+ONE_ARENA = ("glibc.malloc.arena_max", "1")
 OPT_OUT = "T5SPEC_HUGE_PAGES"
 
 
-def with_huge_pages(env: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``env`` whose ``GLIBC_TUNABLES`` has each of :data:`TUNABLES` it does not set
-    already (appended in order), unless ``T5SPEC_HUGE_PAGES=0``."""
+def with_huge_pages(env: Mapping[str, str], *, one_arena: bool = False) -> dict[str, str]:
+    """A copy of ``env`` whose ``GLIBC_TUNABLES`` has each of :data:`TUNABLES` (and
+    :data:`ONE_ARENA` with ``one_arena``) it does not set already (appended in order), unless
+    ``T5SPEC_HUGE_PAGES=0``."""
     out = dict(env)
     tunables = out.get("GLIBC_TUNABLES", "")
     names = {item.split("=", 1)[0] for item in tunables.split(":") if item}
-    missing = [f"{name}={value}" for name, value in TUNABLES if name not in names]
+    wanted = (*TUNABLES, ONE_ARENA) if one_arena else TUNABLES
+    missing = [f"{name}={value}" for name, value in wanted if name not in names]
     if out.get(OPT_OUT, "1") != "0" and missing:
         out["GLIBC_TUNABLES"] = ":".join([tunables, *missing] if tunables else missing)
     return out

@@ -82,3 +82,64 @@ def test_a_benchmark_reexecutes_itself_with_them_gets_huge_pages_and_reuses_memo
     assert head == "['a b', '--c']"  # no tunable: the output starts with the arguments
     if mode != "always":  # 4 KiB pages: each 64 MiB allocation is mapped and faulted again
         assert int(faults) > 4 * 8000, faults
+
+
+def test_one_arena_is_added_on_request_and_a_users_choice_stands() -> None:
+    one = hugepages.with_huge_pages({}, one_arena=True)["GLIBC_TUNABLES"]
+    assert one == f"{ON}:glibc.malloc.arena_max=1"
+    mine = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    assert hugepages.with_huge_pages(mine, one_arena=True)["GLIBC_TUNABLES"] == \
+        f"glibc.malloc.arena_max=2:{ON}"
+
+
+def test_long_training_stages_get_one_arena(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The lab's training stages of at least ``ONE_ARENA_MIN_STEPS`` steps start with
+    ``arena_max=1``; shorter ones (the quick lab's) and every other child without."""
+    from t5spec.lab import pipeline
+
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv(hugepages.OPT_OUT, raising=False)
+    paths = stages.LabPaths(tmp_path)
+    child = "import os; print('tunables', os.environ['GLIBC_TUNABLES'])"
+    for steps in (pipeline.ONE_ARENA_MIN_STEPS, pipeline.ONE_ARENA_MIN_STEPS - 1):
+        log = tmp_path / f"train_{steps}.log"
+        stage = runner.Stage("s", (), lambda s: "", "f", progress=(steps, lambda: 0))
+        pipeline.train_run([sys.executable, "-c", child], log, paths, stage)
+        one = steps >= pipeline.ONE_ARENA_MIN_STEPS
+        assert f"tunables {ON}{':glibc.malloc.arena_max=1' if one else ''}\n" in log.read_text()
+
+
+THREAD_PROBE = """
+import resource, threading
+def churn(out):  # a worker thread re-allocating a freed 96 MiB buffer, as XLA's temporaries
+    buffer = bytearray(96 << 20)
+    del buffer
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for _ in range(4):
+        buffer = bytearray(96 << 20)
+        del buffer
+    out.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+out = []
+thread = threading.Thread(target=churn, args=(out,))
+thread.start()
+thread.join()
+print(out[0])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc tunables: Linux only")
+def test_one_arena_lets_a_worker_thread_reuse_its_freed_memory() -> None:
+    """What ``arena_max=1`` is for: above 64 MiB a non-main thread's glibc arena maps each
+    allocation anew (whatever ``mmap_max`` says) and faults it in again; with one arena the
+    thread reuses the main heap's freed memory."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", hugepages.OPT_OUT)}
+
+    def faults(one_arena: bool) -> int:
+        done = subprocess.run([sys.executable, "-c", THREAD_PROBE], capture_output=True,
+                              text=True, check=True, timeout=120,
+                              env=hugepages.with_huge_pages(env, one_arena=one_arena))
+        return int(done.stdout)
+
+    assert faults(True) < 100
+    assert faults(False) > 4 * 40  # >= one 2 MiB page per 2 MiB, each time

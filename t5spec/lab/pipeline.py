@@ -44,6 +44,12 @@ from t5spec.lab.runner import (
 from t5spec.subprocs import T5X_TRAIN_FINISHED, stop
 
 SERVE_START_TIMEOUT_S = 300.0
+# A training stage of at least this many steps starts with one glibc malloc arena
+# (hugepages.ONE_ARENA): XLA's step temporaries are then reused, not mapped and faulted in
+# again each step (~0.1 s a step of two processes at once), at ~2 s more compilation and
+# ~1.6 GB more peak memory a process; the quick lab's 4-8 step stages do without
+# (docs/benchmarks.md, "One arena for long training stages").
+ONE_ARENA_MIN_STEPS = 50
 
 
 def _free_port() -> int:
@@ -104,8 +110,9 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
 
 def train_run(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
            run_info: dict[str, str] | None = None) -> str:  # fmt: skip
-    run_logged(argv, log, child_env(paths), poll=stage.progress[1] if stage.progress else None,
-               finished=T5X_TRAIN_FINISHED)
+    one_arena = stage.progress is not None and stage.progress[0] >= ONE_ARENA_MIN_STEPS
+    run_logged(argv, log, child_env(paths, one_arena=one_arena),
+               poll=stage.progress[1] if stage.progress else None, finished=T5X_TRAIN_FINISHED)
     if run_info:  # e.g. the report's "model" column (T5X's config.gin names no preset size)
         from t5spec.evaluate.runinfo import write_run_info
 
