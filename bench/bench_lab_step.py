@@ -12,7 +12,7 @@ t5spec's ``DistillationFeatureConverter`` (top-5 teacher arrays) from synthetic 
 whose lengths follow the lab's four formats (in-context inputs of 150-211 tokens, zero-shot
 30-70; CoT targets 40-90, answer-only 3-8). The network is t5spec's as the lab trains it
 (``models/network.py``: T5X's layers and attention), and the process re-executes itself with
-glibc's huge pages and freed memory kept, as the lab's processes start
+glibc's huge pages, freed memory kept and one malloc arena, as the lab's training stages start
 (``t5spec/hugepages.py``; ``T5SPEC_HUGE_PAGES=0`` measures without).
 
 The roofline: every matmul of that step — each parameter kernel's forward product and its
@@ -307,7 +307,7 @@ def main() -> None:
     parser.add_argument("--dropout_rate", type=float, default=LAB_DROPOUT_RATE,
                         help=f"the step's dropout (as the lab trains: {LAB_DROPOUT_RATE})")
     args = parser.parse_args()
-    hugepages.reexec_with_huge_pages()
+    hugepages.reexec_with_huge_pages(one_arena=True)  # as the lab's long training stages
     print(hugepages.describe(), flush=True)
 
     shape, budget, rows = lab_shapes(args.lab_gin)

@@ -56,11 +56,11 @@ def with_huge_pages(env: Mapping[str, str], *, one_arena: bool = False) -> dict[
     return out
 
 
-def reexec_with_huge_pages() -> None:
+def reexec_with_huge_pages(*, one_arena: bool = False) -> None:
     """Re-execute this Python process (same interpreter, flags and arguments) with
-    :func:`with_huge_pages` of its environment if that differs, on Linux; :func:`describe`
-    reports what the process then runs with."""
-    env = with_huge_pages(os.environ)
+    :func:`with_huge_pages` of its environment (``one_arena`` passed on) if that differs, on
+    Linux; :func:`describe` reports what the process then runs with."""
+    env = with_huge_pages(os.environ, one_arena=one_arena)
     if sys.platform.startswith("linux") and env != dict(os.environ):
         sys.stdout.flush()
         sys.stderr.flush()
