@@ -22,7 +22,7 @@ at most 64 MiB, so larger ones (the lab step's 455 MB) are still mapped and unma
 ends that (two lab processes at once: 0.44 s a step against 0.53-0.55 s) but lengthens
 compilation (~8 s against ~6 s a stage) and peak memory (4.6 GB against 3.0 GB), so the lab
 sets it for its long training stages only (``pipeline.ONE_ARENA_MIN_STEPS``): the default lab
-515 s against 568 s, the quick lab untouched (docs/benchmarks.md, 2026-12-07).
+515-520 s against 568 s, the quick lab untouched (docs/benchmarks.md, 2026-12-07).
 
 glibc reads its tunables when a process starts, so t5spec sets them in the environment of the
 processes it starts (the lab's stages, ``t5spec select``'s ``t5x.eval``) and the benchmarks
