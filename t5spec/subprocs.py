@@ -45,15 +45,19 @@ def wait(proc: subprocess.Popen, log: Path, start: int, *,
 
     Returns True when ``proc`` logged ``finished`` and was stopped :data:`TEARDOWN_GRACE_S`
     later (its exit status then means nothing), False when it exited by itself (read
-    ``proc.returncode``). ``poll`` is called about once a second. Past ``timeout_s`` the
-    child is killed and :class:`subprocess.TimeoutExpired` raised; so is anything ``poll``
-    raises, and a KeyboardInterrupt, after killing it.
+    ``proc.returncode``; noticed as soon as it exits). ``poll`` is called about once a
+    second. Past ``timeout_s`` the child is killed and :class:`subprocess.TimeoutExpired`
+    raised; an exception from ``poll`` or a KeyboardInterrupt also kills it, then propagates.
     """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     done_at = None
     try:
-        while proc.poll() is None:
-            time.sleep(0.5 if finished else 1.0)
+        while True:
+            try:  # returns as soon as the child exits
+                proc.wait(timeout=0.5 if finished else 1.0)
+                return False
+            except subprocess.TimeoutExpired:
+                pass
             if poll:
                 poll()
             if finished and done_at is None and logged(log, start, finished):
@@ -67,4 +71,3 @@ def wait(proc: subprocess.Popen, log: Path, start: int, *,
         proc.kill()
         proc.wait()
         raise
-    return False

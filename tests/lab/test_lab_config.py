@@ -213,6 +213,7 @@ def test_startup_is_launch_to_t5xs_first_step_per_process(tmp_path: Path) -> Non
     both, second = runner.startup_seconds(log), runner.startup_seconds(log, since=between)
     assert 0.9 <= both < 0.9 + 2 * 5.0  # each: its sleep plus the interpreter's start
     assert 0.6 <= second < both - 0.3 + 0.1
+    time.sleep(1.1)  # run_logged returns as soon as a child exits; since is to a second
     assert runner.startup_seconds(log, since=time.time()) is None
     table = runner.time_table([runner.Outcome("train", "ran", 2.0, "ok", second),
                                runner.Outcome("data", "cached", 1.0, "ok")], 3.0)
