@@ -71,7 +71,8 @@ def child_env(paths: LabPaths, *, one_arena: bool = False) -> dict[str, str]:
     JAX's persistent compilation cache (``LAB/jax_cache`` unless the environment names one):
     later processes of the same shapes — the selection's ``t5x.eval``, a re-run after a
     changed budget, the methods experiment's seeds — load compiled programs instead of
-    compiling them again; and glibc's huge pages for XLA's buffers (``t5spec/hugepages.py``)."""
+    compiling them again; and glibc's huge pages for XLA's buffers (``t5spec/hugepages.py``),
+    with one malloc arena if ``one_arena`` (the long training stages, ``pipeline.train_run``)."""
     env = hugepages.with_huge_pages(os.environ, one_arena=one_arena)
     env.update(T5SPEC_DATA_DIR=str(paths.data), JAX_PLATFORMS="cpu",
                OPENAI_API_KEY=env.get("T5SPEC_LAB_API_KEY", "lab-local"),
