@@ -18,6 +18,12 @@ counting non-zeros. So the teacher arrays become 2k + 2 rank-1 int32 "streams" a
 ``targets`` — ids + 1, float32 bits of the probabilities + 1, mask + 1, format + 1 — which are
 never 0 inside a sequence; SeqIO packs or pads them exactly like ``targets``; they are decoded
 back to [L, k] afterwards (0, i.e. padding, decodes to id 0 / prob 0.0 / mask 0).
+
+Unpacked examples without teacher arrays (evaluation tasks) skip the streams: their teacher
+features are derived from the padded targets after seqio's own conversion, the same arrays
+(``tests/train/test_feature_converter.py`` holds the two paths equal on the lab's and the
+paper's evaluation tasks), at a fraction of the ``tf.data`` tracing: 14 features trimmed and
+padded become 2 (the evaluator's set-up in a T5X process converts each task once or twice).
 """
 
 from __future__ import annotations
@@ -159,6 +165,8 @@ class DistillationFeatureConverter(seqio.EncDecFeatureConverter):
         k = spec["teacher_ids"].shape[-1] if "teacher_ids" in spec else self._teacher_k
         if k is None:
             raise ValueError("teacher_ids must have a static last dimension (k)")
+        if not self.pack and "teacher_ids" not in spec and self.derive_one_hot_rows:
+            return self._one_hot_rows(ds, task_feature_lengths, k)
         ds = ds.map(self._to_streams(k), num_parallel_calls=tf.data.AUTOTUNE)
         lengths = dict(task_feature_lengths)
         lengths.update({key: task_feature_lengths["targets"] for key in self._stream_keys(k)})
@@ -173,6 +181,33 @@ class DistillationFeatureConverter(seqio.EncDecFeatureConverter):
             )
             d["decoder_teacher_mask"] = dec[_MASK]
             d["decoder_format_ids"] = dec[_FMT]
+            return d
+
+        return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+    # Unpacked examples without teacher arrays take `_one_hot_rows` (False: the streams, as
+    # packed ones; the tests compare the two).
+    derive_one_hot_rows: ClassVar[bool] = True
+
+    def _one_hot_rows(self, ds: tf.data.Dataset, task_feature_lengths: Mapping[str, int],
+                      k: int) -> tf.data.Dataset:  # fmt: skip
+        """Unpacked examples without teacher arrays: seqio's padding and conversion, then the
+        rows the streams would give — the target token with probability 1 (mask 0) and the
+        example's format at every position whose target is not padding (id 0, as seqio's
+        loss weights count them), zeros elsewhere."""
+        ds = seqio_utils.trim_and_pad_dataset(ds, task_feature_lengths)
+
+        def convert(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            d = dict(self._convert_example(features))
+            targets = tf.cast(d["decoder_target_tokens"], tf.int32)
+            real = tf.cast(tf.not_equal(targets, 0), tf.int32)
+            zeros = tf.zeros_like(targets)
+            d["decoder_teacher_ids"] = tf.stack([targets] + [zeros] * (k - 1), axis=-1)
+            d["decoder_teacher_probs"] = tf.stack(
+                [tf.cast(real, tf.float32)] + [tf.zeros_like(targets, tf.float32)] * (k - 1),
+                axis=-1)
+            d["decoder_teacher_mask"] = zeros
+            d["decoder_format_ids"] = real * tf.cast(features.get("format_id", 0), tf.int32)
             return d
 
         return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)

@@ -27,10 +27,17 @@ process. seqio's own one-length conversion is then built for the first task only
 shapes are all seqio reads; the others would be replaced): with the lab's six tasks the
 evaluator's set-up took 7.2 s instead of 8.1 s of a specialization process's start-up (one
 ``py-spy`` profile each, docs/benchmarks.md; the first conversion, ~1.8 s, is most of it).
+
+The evaluator's conversions skip seqio's length assertions (:func:`without_length_check`):
+seqio's ``Evaluator`` reads each task with ``trim_output_features`` (or measures its lengths),
+and the converter trims and pads to the lengths it is given, so those assertions cannot fire
+here; tracing their ``tf.data`` maps was ~1.75 s of the 4.1 s that re-converting the lab's six
+tasks took in a specialization process's start-up (py-spy, docs/benchmarks.md, 2026-12-07).
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from collections.abc import Mapping, Sequence
 
@@ -48,6 +55,17 @@ def task_due(
         if fnmatch.fnmatchcase(name, pattern):
             return period > 0 and step % period == 0
     return True
+
+
+def without_length_check(converter: seqio.FeatureConverter) -> seqio.FeatureConverter:
+    """A shallow copy of ``converter`` whose conversions attach no length assertions (seqio's
+    ``apply_length_check=False``); the converter itself is left as it is."""
+    if not hasattr(converter, "_apply_length_check"):
+        raise TypeError(f"{type(converter).__name__} is not a seqio FeatureConverter with a "
+                        "length check (seqio's apply_length_check)")
+    out = copy.copy(converter)
+    out._apply_length_check = False
+    return out
 
 
 class _FirstTaskOnly:
@@ -99,6 +117,7 @@ class ScheduledEvaluator(seqio.Evaluator):
                 raise ValueError(f"task_periods[{pattern!r}] = {period} must be >= 0")
         self._final_step = final_step
         self._full_next = full_first_eval
+        feature_converter = without_length_check(feature_converter)
         super().__init__(
             mixture_or_task_name,
             _FirstTaskOnly(feature_converter) if input_length_multiple else feature_converter,

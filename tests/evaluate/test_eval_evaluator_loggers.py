@@ -88,10 +88,10 @@ class CountingConverter(seqio.EncDecFeatureConverter):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.calls = 0
+        self.calls: list[bool] = []  # shared with copies: each call's length check
 
     def __call__(self, ds, task_feature_lengths):
-        self.calls += 1
+        self.calls.append(self._apply_length_check)
         return super().__call__(ds, task_feature_lengths)
 
 
@@ -115,7 +115,8 @@ def test_each_task_gets_its_own_encoder_length(tmp_path: Path, small_budget, cap
                                       logger_cls=[loggers.ResultsLogger], log_dir=str(tmp_path),
                                       **common)  # fmt: skip
     assert set(ev.input_lengths) == {t.name for t in plain.eval_tasks}
-    assert converter.calls == 1 + len(ev.input_lengths)  # 2 per task before
+    assert len(converter.calls) == 1 + len(ev.input_lengths)  # 2 per task before
+    assert not any(converter.calls) and converter._apply_length_check  # the caller's stands
     for name, length in ev.input_lengths.items():
         cached = ev._cached_task_datasets[name].as_numpy_iterator()
         longest = max(len(ex["inputs"]) for ex in cached)
@@ -138,3 +139,44 @@ def test_each_task_gets_its_own_encoder_length(tmp_path: Path, small_budget, cap
     with pytest.raises(ValueError, match=">= 0"):
         evaluator.ScheduledEvaluator(MIXTURE, seqio.EncDecFeatureConverter(pack=False),
                                      input_length_multiple=-1, **common)  # fmt: skip
+
+
+def test_without_length_check_lets_the_converter_trim_what_seqio_would_reject() -> None:
+    import tensorflow as tf
+
+    long = tf.data.Dataset.from_tensors({"inputs": tf.range(3, 13, dtype=tf.int32),
+                                         "targets": tf.constant([4, 5, 1], tf.int32)})
+    lengths = {"inputs": 8, "targets": 4}
+    checked = seqio.EncDecFeatureConverter(pack=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="inputs"):
+        list(checked(long, lengths).as_numpy_iterator())
+    unchecked = evaluator.without_length_check(checked)
+    (row,) = list(unchecked(long, lengths).as_numpy_iterator())
+    assert row["encoder_input_tokens"].tolist() == list(range(3, 11))  # trimmed to 8
+    assert checked._apply_length_check  # the original is left as it is
+    with pytest.raises(TypeError, match="length check"):
+        evaluator.without_length_check(object())
+
+
+def test_evaluation_examples_convert_to_the_same_arrays_either_way(small_budget) -> None:
+    """DistillationFeatureConverter on real evaluation tasks (no teacher arrays): the rows
+    derived after seqio's conversion equal the streams' (t5spec/feature_converters.py)."""
+    import numpy as np
+
+    from t5spec.feature_converters import DistillationFeatureConverter
+
+    class Streams(DistillationFeatureConverter):
+        derive_one_hot_rows = False
+
+    lengths = {"inputs": 512, "targets": 64}
+    tasks = seqio.get_mixture_or_task(MIXTURE).tasks
+    assert len(tasks) >= 6
+    for task in tasks:
+        ds = task.get_dataset(lengths, split="validation", shuffle=False).take(3).cache()
+        fast = list(DistillationFeatureConverter(pack=False)(ds, lengths).as_numpy_iterator())
+        slow = list(Streams(pack=False)(ds, lengths).as_numpy_iterator())
+        assert len(fast) == len(slow) > 0, task.name
+        for a, b in zip(fast, slow, strict=True):
+            assert a.keys() == b.keys(), task.name
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{task.name} {key}")

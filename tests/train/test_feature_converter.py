@@ -72,3 +72,32 @@ def test_teacher_rows_must_match_targets():
     bad = [dict(EXAMPLES[0], teacher_mask=[1, 1])]
     with pytest.raises(tf.errors.InvalidArgumentError, match="teacher_mask rows"):
         list(DistillationFeatureConverter(pack=False)(_dataset(bad), LENGTHS))
+
+
+class _StreamsAlways(DistillationFeatureConverter):
+    derive_one_hot_rows = False
+
+
+@pytest.mark.parametrize("with_format", [True, False])
+def test_one_hot_rows_equal_the_streams(with_format: bool) -> None:
+    """Unpacked examples without teacher arrays: the derived rows are the streams' arrays."""
+    examples = [{k: v for k, v in ex.items() if k in ("inputs", "targets", "format_id")}
+                for ex in EXAMPLES]
+    sig = {"inputs": tf.TensorSpec([None], tf.int32), "targets": tf.TensorSpec([None], tf.int32)}
+    if with_format:
+        sig["format_id"] = tf.TensorSpec([], tf.int32)
+    ds = tf.data.Dataset.from_generator(
+        lambda: ({k: np.asarray(ex[k], np.int32) for k in sig} for ex in examples),
+        output_signature=sig)
+    short = {"inputs": 4, "targets": 2}  # trims as well (no length check, as the evaluator's)
+    for lengths in (LENGTHS, short):
+        kw = dict(pack=False, teacher_k=3, apply_length_check=lengths is LENGTHS)
+        fast = list(DistillationFeatureConverter(**kw)(ds, lengths).as_numpy_iterator())
+        slow = list(_StreamsAlways(**kw)(ds, lengths).as_numpy_iterator())
+        assert len(fast) == len(slow) == 2
+        for a, b in zip(fast, slow, strict=True):
+            assert a.keys() == b.keys()
+            for key in a:
+                assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert fast[0]["decoder_format_ids"].tolist() == ([4, 4] if with_format else [0, 0])
