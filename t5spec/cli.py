@@ -38,6 +38,10 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``t5spec COMMAND ...``: ``argv`` (default: ``sys.argv[1:]``, the program's own
+    arguments; only then may a command such as ``serve`` re-execute the process with
+    :mod:`t5spec.hugepages`' settings). Returns the exit status."""
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         parser = _top_parser()
@@ -59,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"t5spec {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(rest)
+    if program and getattr(module, "REEXEC_WITH_HUGE_PAGES", False):
+        from t5spec import hugepages
+
+        hugepages.reexec_with_huge_pages()  # only as a program: never replaces a caller
     try:
         return int(module.run(args) or 0)
     except InputError as e:

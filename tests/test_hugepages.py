@@ -143,3 +143,48 @@ def test_one_arena_lets_a_worker_thread_reuse_its_freed_memory() -> None:
 
     assert faults(True) < 100
     assert faults(False) > 4 * 40  # >= one 2 MiB page per 2 MiB, each time
+
+
+_PROBE = "import os\n\ndef add_arguments(parser):\n    pass\n\n" \
+    "def run(args):\n    print('TUNABLES', os.environ.get('GLIBC_TUNABLES', ''), flush=True)\n"
+
+
+def _probe_command(tmp_path: Path, reexec: bool) -> str:
+    (tmp_path / "probe_command.py").write_text(
+        _PROBE + f"REEXEC_WITH_HUGE_PAGES = {reexec}\n", encoding="utf-8")
+    return "probe_command"
+
+
+@pytest.mark.parametrize("reexec", [True, False])
+def test_a_command_that_asks_reexecutes_the_program_with_them(
+        tmp_path: Path, reexec: bool) -> None:  # fmt: skip
+    module = _probe_command(tmp_path, reexec)
+    code = ("import sys; from t5spec import cli; "
+            f"cli.COMMANDS['probe'] = ({module!r}, 'probe'); "
+            "sys.argv = ['t5spec', 'probe']; sys.exit(cli.main())")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GLIBC_TUNABLES", hugepages.OPT_OUT)}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    seen = next(ln for ln in out.splitlines() if ln.startswith("TUNABLES ")).partition(" ")[2]
+    assert seen == (hugepages.with_huge_pages({})["GLIBC_TUNABLES"] if reexec else "")
+
+
+def test_serve_asks_and_a_caller_of_main_is_never_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # fmt: skip
+    from t5spec import cli
+    from t5spec.serve import cli as serve_cli
+
+    assert serve_cli.REEXEC_WITH_HUGE_PAGES
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "probe", (_probe_command(tmp_path, True), "probe"))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv(hugepages.OPT_OUT, raising=False)
+
+    def execve(*args):
+        raise AssertionError(f"main(argv) re-executed its caller: {args[1]}")
+
+    monkeypatch.setattr(os, "execve", execve)
+    assert cli.main(["probe"]) == 0
+    assert "TUNABLES" in capsys.readouterr().out

@@ -8,6 +8,11 @@ import os
 from t5spec.serve.api import create_app
 from t5spec.serve.engine import ServeConfig, load_engine
 
+# Run as the ``t5spec`` program, the process first re-executes itself with glibc's huge-page
+# settings for XLA's buffers, as the lab's served teacher runs (t5spec/cli.py;
+# t5spec/hugepages.py; T5SPEC_HUGE_PAGES=0 to run without).
+REEXEC_WITH_HUGE_PAGES = True
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="T5X checkpoint directory")
