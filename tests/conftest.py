@@ -1,4 +1,4 @@
-"""Test-wide setup: where the shared raw data lives, and offline tiktoken.
+"""Test-wide setup: where the shared raw data lives, offline tiktoken, children's temp files.
 
 Tests read the data from ``../shared/data`` beside the checkout (as CI lays it out) unless
 ``$T5SPEC_DATA_DIR`` already points elsewhere. Nothing here is a default for users.
@@ -21,6 +21,23 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # start-up probe for TPU hardware (~0.5 s and libtpu errors on stderr); tests run on the CPU.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_tmpdir(tmp_path_factory):
+    """Child processes keep their temporary files in this session's pytest folder, not the
+    machine's: TensorFlow autograph writes a ``__autograph_generated_file*.py`` for each
+    tf.data function a T5X process traces and removes it at exit, which a process killed on
+    purpose (the SIGKILL-and-resume tests) never reaches — 78 files in /tmp from
+    ``test_kill_9_three_times_then_resume_equals_uninterrupted`` alone."""
+    path = tmp_path_factory.mktemp("children_tmp")  # pytest's own folder is already chosen
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(path)
+    yield
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
 
 
 @pytest.fixture(scope="session")
