@@ -21,9 +21,9 @@ back to [L, k] afterwards (0, i.e. padding, decodes to id 0 / prob 0.0 / mask 0)
 
 Unpacked examples without teacher arrays (evaluation tasks) skip the streams: their teacher
 features are derived from the padded targets after seqio's own conversion, the same arrays
-(``tests/train/test_feature_converter.py`` holds the two paths equal on the lab's and the
-paper's evaluation tasks), at a fraction of the ``tf.data`` tracing: 14 features trimmed and
-padded become 2 (the evaluator's set-up in a T5X process converts each task once or twice).
+(tests hold the two paths equal on trimmed and padded examples and on the paper's six
+evaluation tasks), at a fraction of the ``tf.data`` tracing: 14 features trimmed and padded
+become 2 (the evaluator's set-up in a T5X process converts each task once or twice).
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ class DistillationFeatureConverter(seqio.EncDecFeatureConverter):
         "decoder_teacher_mask": FeatureSpec(dtype=tf.int32),
         "decoder_format_ids": FeatureSpec(dtype=tf.int32),
     }
+    # Unpacked examples without teacher arrays take `_one_hot_rows` (False: the streams, as
+    # packed ones; the tests compare the two).
+    derive_one_hot_rows: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -184,10 +187,6 @@ class DistillationFeatureConverter(seqio.EncDecFeatureConverter):
             return d
 
         return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
-
-    # Unpacked examples without teacher arrays take `_one_hot_rows` (False: the streams, as
-    # packed ones; the tests compare the two).
-    derive_one_hot_rows: ClassVar[bool] = True
 
     def _one_hot_rows(self, ds: tf.data.Dataset, task_feature_lengths: Mapping[str, int],
                       k: int) -> tf.data.Dataset:  # fmt: skip

@@ -164,7 +164,7 @@ def test_a_command_that_asks_reexecutes_the_program_with_them(
             "sys.argv = ['t5spec', 'probe']; sys.exit(cli.main())")
     env = {k: v for k, v in os.environ.items()
            if k not in ("GLIBC_TUNABLES", hugepages.OPT_OUT)}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp_path), env.get("PYTHONPATH")) if p)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True).stdout
     seen = next(ln for ln in out.splitlines() if ln.startswith("TUNABLES ")).partition(" ")[2]
