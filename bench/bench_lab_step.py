@@ -24,7 +24,8 @@ are outside the roofline: they are what the ratio's excess is made of (with the 
 slowdown inside a whole program).
 
 ``--lab_dir LAB`` also runs a short real ``python -m t5x.train`` of that lab's specialization
-(its ``specialize_argv``: its generalist checkpoint, its aligned data; dev evaluation off;
+(its ``specialize_argv`` and the process environment the lab gives that stage, one malloc
+arena included since 2026-12-07; its generalist checkpoint, its aligned data; dev evaluation off;
 ``--t5x_steps`` steps into a temporary directory, by default one checkpoint period of the
 lab's specialization — 100 steps in ``gin/lab.gin`` — so checkpointing weighs on the loop as
 it does in the lab) and reads T5X's own train summaries
@@ -266,7 +267,7 @@ def t5x_run(lab_dir: Path, lab_gin: str, steps: int, out: Path) -> str:
     import subprocess
 
     from t5spec.lab import config as lab_config
-    from t5spec.lab import runner, stages
+    from t5spec.lab import pipeline, runner, stages
 
     cfg = lab_config.load([lab_gin])
     paths = stages.LabPaths(lab_dir)
@@ -276,8 +277,10 @@ def t5x_run(lab_dir: Path, lab_gin: str, steps: int, out: Path) -> str:
              f"--gin.MODEL_DIR={str(out)!r}",
              f"--gin.TRAIN_STEPS={cfg.generalist.steps + steps}",
              f"--gin.CHECKPOINT_PERIOD={steps}", f"--gin.train.stats_period={steps // 2}"]
-    done = subprocess.run(argv, env=runner.child_env(paths), capture_output=True, text=True,
-                          cwd=lab_config.REPO, check=False)
+    # the process environment the lab's specialization stage gets (pipeline.train_run)
+    env = runner.child_env(paths, one_arena=cfg.specialize.steps >= pipeline.ONE_ARENA_MIN_STEPS)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=lab_config.REPO,
+                          check=False)
     if done.returncode:
         raise RuntimeError(f"t5x.train failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done.stderr
