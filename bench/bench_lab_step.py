@@ -278,7 +278,7 @@ def t5x_run(lab_dir: Path, lab_gin: str, steps: int, out: Path) -> str:
              f"--gin.TRAIN_STEPS={cfg.generalist.steps + steps}",
              f"--gin.CHECKPOINT_PERIOD={steps}", f"--gin.train.stats_period={steps // 2}"]
     # the process environment the lab's specialization stage gets (pipeline.train_run)
-    env = runner.child_env(paths, one_arena=cfg.specialize.steps >= pipeline.ONE_ARENA_MIN_STEPS)
+    env = runner.child_env(paths, one_arena=pipeline.one_arena(cfg.specialize.steps))
     done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=lab_config.REPO,
                           check=False)
     if done.returncode:

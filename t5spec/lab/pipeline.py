@@ -52,6 +52,11 @@ SERVE_START_TIMEOUT_S = 300.0
 ONE_ARENA_MIN_STEPS = 50
 
 
+def one_arena(steps: int) -> bool:
+    """Whether a lab training stage of ``steps`` steps starts with one malloc arena."""
+    return steps >= ONE_ARENA_MIN_STEPS
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,8 +115,8 @@ def _data(cfg: LabConfig, paths: st.LabPaths) -> str:
 
 def train_run(argv: list[str], log: Path, paths: st.LabPaths, stage: Stage,
            run_info: dict[str, str] | None = None) -> str:  # fmt: skip
-    one_arena = stage.progress is not None and stage.progress[0] >= ONE_ARENA_MIN_STEPS
-    run_logged(argv, log, child_env(paths, one_arena=one_arena),
+    arena = stage.progress is not None and one_arena(stage.progress[0])
+    run_logged(argv, log, child_env(paths, one_arena=arena),
                poll=stage.progress[1] if stage.progress else None, finished=T5X_TRAIN_FINISHED)
     if run_info:  # e.g. the report's "model" column (T5X's config.gin names no preset size)
         from t5spec.evaluate.runinfo import write_run_info
